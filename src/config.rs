@@ -1,0 +1,379 @@
+//! Configuration: a TOML file, then environment overrides, parsed into typed values.
+//!
+//! Every error names the key and where it came from (file or environment variable), because
+//! the person reading it is an admin at a terminal who should not have to guess.
+
+use crate::domain::cluster::{Cluster, Clusters, SubCluster};
+use crate::hostlist::HostList;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the values came from, for log lines and error messages.
+    pub source: String,
+    pub database_url: String,
+    pub nats: NatsConfig,
+    pub http_listen: SocketAddr,
+    pub ingest: IngestConfig,
+    pub clusters: Clusters,
+}
+
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    pub url: String,
+    pub job_subject: String,
+    pub node_subject: String,
+    pub stream: String,
+    pub consumer: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub token: Option<String>,
+    pub creds_file: Option<PathBuf>,
+    /// How long JetStream waits for an ack before redelivering (also the catch-up delay
+    /// after a crash for messages that were in flight).
+    pub ack_wait: Duration,
+    /// How long the stream keeps events (they stay replayable after they are applied).
+    pub stream_max_age: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct IngestConfig {
+    /// Most messages applied in one transaction.
+    pub batch_size: usize,
+    /// How long an early stop waits for its start before it is rejected as "no such job".
+    pub held_stop_timeout: Duration,
+    /// How often held stops are retried and expired.
+    pub held_stop_interval: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error in {source_name}, key `{key}`: {message}")]
+pub struct ConfigError {
+    pub source_name: String,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    database: RawDatabase,
+    nats: RawNats,
+    http: RawHttp,
+    ingest: RawIngest,
+    clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawDatabase {
+    url: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawNats {
+    url: Option<String>,
+    job_subject: Option<String>,
+    node_subject: Option<String>,
+    stream: Option<String>,
+    consumer: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    token: Option<String>,
+    creds_file: Option<PathBuf>,
+    ack_wait_secs: Option<u64>,
+    stream_max_age_days: Option<u64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawHttp {
+    listen: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawIngest {
+    batch_size: Option<usize>,
+    held_stop_timeout_secs: Option<u64>,
+    held_stop_interval_secs: Option<u64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    #[serde(default)]
+    subclusters: Vec<RawSubCluster>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSubCluster {
+    name: String,
+    nodes: String,
+}
+
+pub const DEFAULT_CONFIG_PATH: &str = "config/jobledger.toml";
+
+impl Config {
+    /// `--config`, else `$JOBLEDGER_CONFIG`, else `config/jobledger.toml` if present, else defaults.
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let env_path = std::env::var_os("JOBLEDGER_CONFIG").map(PathBuf::from);
+        let path = explicit.map(Path::to_path_buf).or(env_path).or_else(|| {
+            let p = PathBuf::from(DEFAULT_CONFIG_PATH);
+            p.exists().then_some(p)
+        });
+        let mut config = match path {
+            Some(p) => {
+                let name = p.display().to_string();
+                let text = std::fs::read_to_string(&p).map_err(|e| ConfigError {
+                    source_name: name.clone(),
+                    key: "-".into(),
+                    message: format!("cannot read the file: {e}"),
+                })?;
+                Self::from_toml(&text, &name)?
+            }
+            None => Self::from_toml("", "built-in defaults")?,
+        };
+        config.apply_env(|k| std::env::var(k).ok())?;
+        Ok(config)
+    }
+
+    /// Parse a TOML document; `source_name` is used in error messages.
+    pub fn from_toml(text: &str, source_name: &str) -> Result<Config, ConfigError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ConfigError {
+            source_name: source_name.to_string(),
+            key: key_at(text, e.span()),
+            message: e.message().to_string(),
+        })?;
+        let err = |key: &str, message: String| ConfigError {
+            source_name: source_name.to_string(),
+            key: key.to_string(),
+            message,
+        };
+        let n = raw.nats;
+        let secs = |v: Option<u64>, d: u64| Duration::from_secs(v.unwrap_or(d));
+        let nats = NatsConfig {
+            url: n.url.unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
+            job_subject: n.job_subject.unwrap_or_else(|| "cc.job.event".into()),
+            node_subject: n.node_subject.unwrap_or_else(|| "cc.node.state".into()),
+            stream: n.stream.unwrap_or_else(|| "JOBLEDGER".into()),
+            consumer: n.consumer.unwrap_or_else(|| "jobledger".into()),
+            user: n.user,
+            password: n.password,
+            token: n.token,
+            creds_file: n.creds_file,
+            ack_wait: secs(n.ack_wait_secs, 30),
+            stream_max_age: secs(n.stream_max_age_days, 14) * 86_400,
+        };
+        check_nats_url(&nats.url).map_err(|m| err("nats.url", m))?;
+        for (key, v) in [
+            ("nats.job_subject", &nats.job_subject),
+            ("nats.node_subject", &nats.node_subject),
+            ("nats.stream", &nats.stream),
+            ("nats.consumer", &nats.consumer),
+        ] {
+            check_name(key, v).map_err(|m| err(key, m))?;
+        }
+        if nats.user.is_some() != nats.password.is_some() {
+            return Err(err("nats.user", "user and password go together".into()));
+        }
+        if nats.ack_wait < Duration::from_secs(1) {
+            return Err(err("nats.ack_wait_secs", "must be at least 1".into()));
+        }
+        let database_url = raw
+            .database
+            .url
+            .unwrap_or_else(|| "sqlite://var/jobledger.db".into());
+        check_database_url(&database_url).map_err(|m| err("database.url", m))?;
+        let listen = raw.http.listen.unwrap_or_else(|| "127.0.0.1:8080".into());
+        let http_listen = parse_listen(&listen).map_err(|m| err("http.listen", m))?;
+        let i = raw.ingest;
+        let batch_size = i.batch_size.unwrap_or(2000);
+        if !(1..=50_000).contains(&batch_size) {
+            return Err(err("ingest.batch_size", "must be 1 to 50000".into()));
+        }
+        let ingest = IngestConfig {
+            batch_size,
+            held_stop_timeout: secs(i.held_stop_timeout_secs, 3600),
+            held_stop_interval: secs(i.held_stop_interval_secs, 5).max(Duration::from_secs(1)),
+        };
+        let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
+        Ok(Config {
+            source: source_name.to_string(),
+            database_url,
+            nats,
+            http_listen,
+            ingest,
+            clusters,
+        })
+    }
+
+    /// Apply `JOBLEDGER_*` overrides; `get` reads one variable (injectable for tests).
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let err = |var: &str, message: String| ConfigError {
+            source_name: "the environment".into(),
+            key: var.to_string(),
+            message,
+        };
+        if let Some(v) = get("JOBLEDGER_DATABASE_URL") {
+            check_database_url(&v).map_err(|m| err("JOBLEDGER_DATABASE_URL", m))?;
+            self.database_url = v;
+        }
+        if let Some(v) = get("JOBLEDGER_NATS_URL") {
+            check_nats_url(&v).map_err(|m| err("JOBLEDGER_NATS_URL", m))?;
+            self.nats.url = v;
+        }
+        if let Some(v) = get("JOBLEDGER_HTTP_LISTEN") {
+            self.http_listen = parse_listen(&v).map_err(|m| err("JOBLEDGER_HTTP_LISTEN", m))?;
+        }
+        Ok(())
+    }
+}
+
+fn check_database_url(url: &str) -> Result<(), String> {
+    let ok = ["sqlite:", "postgres://", "postgresql://"]
+        .iter()
+        .any(|p| url.starts_with(p));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{url:?} is not a database URL: use sqlite://PATH or postgres://USER@HOST/DB"
+        ))
+    }
+}
+
+fn check_nats_url(urls: &str) -> Result<(), String> {
+    for u in urls.split(',') {
+        u.trim()
+            .parse::<async_nats::ServerAddr>()
+            .map_err(|e| format!("{u:?} is not a NATS server address: {e}"))?;
+    }
+    Ok(())
+}
+
+fn check_name(key: &str, v: &str) -> Result<(), String> {
+    let is_subject = key.ends_with("subject");
+    let bad = |c: char| c.is_whitespace() || (!is_subject && matches!(c, '.' | '*' | '>'));
+    if v.is_empty() || v.chars().any(bad) {
+        Err(format!("{v:?} is not a valid NATS name here"))
+    } else {
+        Ok(())
+    }
+}
+
+fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+    v.parse()
+        .map_err(|_| format!("{v:?} is not an address:port such as 127.0.0.1:8080"))
+}
+
+fn parse_clusters(raw: Vec<RawCluster>) -> Result<Clusters, (String, String)> {
+    let mut clusters = Vec::new();
+    for (i, c) in raw.into_iter().enumerate() {
+        if c.name.trim().is_empty() {
+            return Err((format!("clusters[{i}].name"), "must not be empty".into()));
+        }
+        let mut subclusters = Vec::new();
+        for (j, s) in c.subclusters.into_iter().enumerate() {
+            let nodes = HostList::parse(&s.nodes).map_err(|e| {
+                (
+                    format!("clusters[{i}].subclusters[{j}].nodes"),
+                    e.to_string(),
+                )
+            })?;
+            subclusters.push(SubCluster {
+                name: s.name,
+                nodes,
+            });
+        }
+        clusters.push(Cluster {
+            name: c.name,
+            subclusters,
+        });
+    }
+    Ok(Clusters::new(clusters))
+}
+
+/// Best-effort `section.key` for a TOML error span: the key on that line, prefixed with the
+/// nearest table header above it.
+fn key_at(text: &str, span: Option<std::ops::Range<usize>>) -> String {
+    let Some(span) = span else { return "-".into() };
+    let before = &text[..span.start.min(text.len())];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or("");
+    let key = line.split('=').next().unwrap_or("").trim();
+    let section = before[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim());
+    match (section, key.starts_with('[')) {
+        (_, true) | (None, _) => key.trim_matches(|c| c == '[' || c == ']').to_string(),
+        (Some(s), false) => format!("{s}.{key}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_document_gives_the_documented_defaults() {
+        let c = Config::from_toml("", "x").unwrap();
+        assert_eq!(c.database_url, "sqlite://var/jobledger.db");
+        assert_eq!(c.nats.url, "nats://127.0.0.1:4222");
+        assert_eq!(c.nats.job_subject, "cc.job.event");
+        assert_eq!(c.http_listen.to_string(), "127.0.0.1:8080");
+        assert!(c.clusters.accepts_any());
+    }
+
+    #[test]
+    fn unknown_key_names_the_file_and_the_key() {
+        let e = Config::from_toml("[nats]\nurl = \"nats://h:1\"\nsubjekt = \"x\"\n", "f.toml")
+            .unwrap_err();
+        let s = e.to_string();
+        assert!(s.contains("f.toml") && s.contains("nats.subjekt"), "{s}");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        let cases = [
+            ("[nats]\nurl = \"nats://h:notaport\"", "nats.url"),
+            ("[database]\nurl = \"mysql://x\"", "database.url"),
+            ("[http]\nlisten = \"localhost\"", "http.listen"),
+            (
+                "[[clusters]]\nname = \"f\"\nsubclusters = [{name = \"m\", nodes = \"f[1-\"}]",
+                "clusters[0].subclusters[0].nodes",
+            ),
+        ];
+        for (doc, key) in cases {
+            let e = Config::from_toml(doc, "f.toml").unwrap_err();
+            assert_eq!(e.key, key, "{doc}");
+        }
+    }
+
+    #[test]
+    fn environment_overrides_win_and_are_checked() {
+        let mut c = Config::from_toml("", "x").unwrap();
+        c.apply_env(|k| (k == "JOBLEDGER_HTTP_LISTEN").then(|| "0.0.0.0:9".into()))
+            .unwrap();
+        assert_eq!(c.http_listen.port(), 9);
+        let e = c
+            .apply_env(|k| (k == "JOBLEDGER_DATABASE_URL").then(|| "nope".into()))
+            .unwrap_err();
+        assert_eq!(e.key, "JOBLEDGER_DATABASE_URL");
+    }
+
+    #[test]
+    fn the_shipped_example_config_parses() {
+        let text = include_str!("../config/jobledger.toml");
+        Config::from_toml(text, "config/jobledger.toml").unwrap();
+    }
+}
