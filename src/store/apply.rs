@@ -1,0 +1,452 @@
+//! Apply a batch of events in one transaction: pre-read what the rules need, run the
+//! `Ledger`, write what it decided.
+//!
+//! Several jobledger processes may share one database. The rules run on a snapshot, so
+//! every write is also checked by the database: unique indexes refuse a second instance or
+//! a second running instance, and updates/deletes check they still hit the row they read.
+//! A failed check rolls the whole batch back and it is applied again on fresh data.
+
+use super::values::{bind_all, chunk_rows, placeholders, Val};
+use super::{nodes, now, Store};
+use crate::domain::job::{JobState, Tag};
+use crate::domain::rules::{
+    Changes, HeldStop, Instance, InstanceKey, Ledger, NewJob, Origin, Outcome, Rejection,
+};
+use crate::domain::{Event, RejectKind};
+use sqlx::{AnyConnection, Row};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// One line of input: a valid event or one that was already found invalid.
+#[derive(Debug, Clone)]
+pub enum Input {
+    Event(Event, Origin),
+    Invalid(RejectKind, String, Origin),
+}
+
+/// What a committed batch did: one outcome per input, and the ids of new instances.
+#[derive(Debug, Default)]
+pub struct Applied {
+    pub outcomes: Vec<Outcome>,
+    pub ids: HashMap<InstanceKey, i64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("another writer changed the rows this batch read")]
+    Stale,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl ApplyError {
+    /// Worth running the batch again right away: a concurrent writer got there first.
+    pub fn is_contention(&self) -> bool {
+        match self {
+            ApplyError::Stale => true,
+            ApplyError::Db(sqlx::Error::Database(e)) => {
+                e.is_unique_violation()
+                    || matches!(e.code().as_deref(), Some("40001" | "40P01" | "5" | "6"))
+                    || e.message().contains("database is locked")
+            }
+            _ => false,
+        }
+    }
+
+    /// The database answered with an error about the data (not a connection problem).
+    pub fn is_data_error(&self) -> bool {
+        matches!(self, ApplyError::Db(sqlx::Error::Database(_))) && !self.is_contention()
+    }
+}
+
+const CONTENTION_RETRIES: u32 = 8;
+
+impl Store {
+    /// Apply `inputs` in order in one transaction. `hold_early_stops`: NATS holds a stop
+    /// whose start is missing, HTTP rejects it as "no such job".
+    pub async fn apply(
+        &self,
+        inputs: &[Input],
+        hold_early_stops: bool,
+    ) -> Result<Applied, ApplyError> {
+        let mut attempt = 0;
+        loop {
+            match self.apply_once(inputs, hold_early_stops).await {
+                Err(e) if e.is_contention() && attempt < CONTENTION_RETRIES => {
+                    attempt += 1;
+                    tracing::debug!(attempt, error = %e, "batch met a concurrent writer; applying again");
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn apply_once(&self, inputs: &[Input], hold: bool) -> Result<Applied, ApplyError> {
+        let mut tx = self.pool.begin().await?;
+        let job_ids = job_ids(inputs, |_| true);
+        let start_ids = job_ids_of_starts(inputs);
+        let existing = load_instances(&mut tx, &job_ids).await?;
+        let held = load_held(&mut tx, &start_ids).await?;
+        let mut ledger = Ledger::new(existing, held, hold);
+        let mut outcomes = Vec::with_capacity(inputs.len());
+        for input in inputs {
+            let outcome = match input {
+                Input::Event(Event::Start(j), o) => ledger.start(j.clone(), o),
+                Input::Event(Event::Stop(s), o) => ledger.stop(s.clone(), o),
+                Input::Event(Event::NodeState(n), o) => {
+                    nodes::apply(&mut tx, n, o.received_at).await?;
+                    Outcome::Recorded
+                }
+                Input::Invalid(kind, reason, o) => ledger.reject(o, *kind, reason.clone()),
+            };
+            outcomes.push(outcome);
+        }
+        let ids = write(&mut tx, ledger.into_changes()).await?;
+        tx.commit().await?;
+        Ok(Applied { outcomes, ids })
+    }
+
+    /// Retry held stops (a start may have reached another process) and turn those older
+    /// than `expire_before` into "no such job" rejections. Returns how many were resolved.
+    pub async fn sweep_held(&self, expire_before: i64, limit: i64) -> Result<usize, ApplyError> {
+        let mut attempt = 0;
+        loop {
+            let result = async {
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(&format!("{HELD_SELECT} ORDER BY id LIMIT $1"))
+                    .bind(limit)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let held: Vec<HeldStop> =
+                    rows.iter().map(held_from_row).collect::<Result<_, _>>()?;
+                let ids: Vec<i64> = held.iter().map(|h| h.stop.job_id).collect();
+                let existing = load_instances(&mut tx, &ids).await?;
+                let mut ledger = Ledger::new(existing, held, true);
+                ledger.retry_held(expire_before);
+                let changes = ledger.into_changes();
+                let resolved = changes.deleted_held.len();
+                write(&mut tx, changes).await?;
+                tx.commit().await?;
+                Ok::<_, ApplyError>(resolved)
+            }
+            .await;
+            match result {
+                Err(e) if e.is_contention() && attempt < CONTENTION_RETRIES => attempt += 1,
+                other => return other,
+            }
+        }
+    }
+}
+
+fn job_ids(inputs: &[Input], pick: impl Fn(&Event) -> bool) -> Vec<i64> {
+    let mut ids: Vec<i64> = inputs
+        .iter()
+        .filter_map(|i| match i {
+            Input::Event(e @ Event::Start(j), _) if pick(e) => Some(j.job_id),
+            Input::Event(e @ Event::Stop(s), _) if pick(e) => Some(s.job_id),
+            _ => None,
+        })
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    ids
+}
+
+fn job_ids_of_starts(inputs: &[Input]) -> Vec<i64> {
+    job_ids(inputs, |e| matches!(e, Event::Start(_)))
+}
+
+async fn load_instances(
+    conn: &mut AnyConnection,
+    ids: &[i64],
+) -> Result<Vec<Instance>, ApplyError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT id, job_id, cluster, start_time, stop_time, job_state FROM job WHERE job_id IN {}",
+            placeholders(1, chunk.len(), 1).replace("),(", ",")
+        );
+        let vals = chunk.iter().map(|i| Val::from(*i)).collect();
+        for row in bind_all(sqlx::query(&sql), vals)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let state: String = row.try_get("job_state")?;
+            out.push(Instance {
+                db_id: row.try_get("id")?,
+                key: InstanceKey {
+                    cluster: row.try_get("cluster")?,
+                    job_id: row.try_get("job_id")?,
+                    start_time: row.try_get("start_time")?,
+                },
+                state: state.parse().unwrap_or(JobState::Running),
+                stop_time: row.try_get("stop_time")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+const HELD_SELECT: &str = "SELECT id, job_id, cluster, start_time, job_state, stop_time, \
+                           subject, raw, received_at, source_key FROM held_stop";
+
+async fn load_held(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<HeldStop>, ApplyError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "{HELD_SELECT} WHERE job_id IN {} ORDER BY id",
+            placeholders(1, chunk.len(), 1).replace("),(", ",")
+        );
+        let vals = chunk.iter().map(|i| Val::from(*i)).collect();
+        for row in bind_all(sqlx::query(&sql), vals)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            out.push(held_from_row(&row)?);
+        }
+    }
+    Ok(out)
+}
+
+fn held_from_row(row: &sqlx::any::AnyRow) -> Result<HeldStop, sqlx::Error> {
+    let state: String = row.try_get("job_state")?;
+    Ok(HeldStop {
+        db_id: Some(row.try_get("id")?),
+        stop: crate::domain::job::StopJob {
+            job_id: row.try_get("job_id")?,
+            cluster: row.try_get("cluster")?,
+            start_time: row.try_get("start_time")?,
+            state: state.parse().unwrap_or(JobState::Completed),
+            stop_time: row.try_get("stop_time")?,
+        },
+        origin: Origin {
+            subject: row.try_get("subject")?,
+            raw: row.try_get("raw")?,
+            received_at: row.try_get("received_at")?,
+            source_key: row.try_get("source_key")?,
+        },
+    })
+}
+
+async fn write(
+    conn: &mut AnyConnection,
+    c: Changes,
+) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
+    let ids = insert_jobs(conn, &c.new_jobs).await?;
+    insert_tags(conn, &c.new_jobs, &ids).await?;
+    let t = now();
+    for s in &c.stops {
+        let done = sqlx::query(
+            "UPDATE job SET job_state = $1, stop_time = $2, duration = $3, updated_at = $4 \
+             WHERE id = $5 AND job_state = 'running'",
+        )
+        .bind(s.state.as_str())
+        .bind(s.stop_time)
+        .bind(s.duration)
+        .bind(t)
+        .bind(s.db_id)
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Err(ApplyError::Stale);
+        }
+    }
+    for id in &c.deleted_held {
+        let done = sqlx::query("DELETE FROM held_stop WHERE id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        if done.rows_affected() != 1 {
+            return Err(ApplyError::Stale);
+        }
+    }
+    insert_held(conn, &c.new_held).await?;
+    insert_rejections(conn, &c.rejections).await?;
+    Ok(ids)
+}
+
+const JOB_COLS: &str = "job_id, cluster, start_time, sub_cluster, partition, project, user_name, \
+    shared, job_state, stop_time, duration, walltime, requested_memory, submit_time, array_job_id, \
+    smt, monitoring_status, num_nodes, num_hwthreads, num_acc, energy, resources, meta_data, \
+    footprint, energy_footprint, created_at, updated_at";
+const JOB_NCOLS: usize = 27;
+
+fn job_values(n: &NewJob, t: i64, out: &mut Vec<Val>) {
+    let j = &n.job;
+    out.extend([
+        j.job_id.into(),
+        j.cluster.as_str().into(),
+        j.start_time.into(),
+        j.sub_cluster.as_str().into(),
+        j.partition.as_str().into(),
+        j.project.as_str().into(),
+        j.user.as_str().into(),
+        j.shared.into(),
+        n.state.as_str().into(),
+        n.stop_time.into(),
+        n.stop_time.map_or(0, |s| s - j.start_time).into(),
+        j.walltime.into(),
+        j.requested_memory.into(),
+        j.submit_time.into(),
+        j.array_job_id.into(),
+        j.smt.into(),
+        j.monitoring_status.into(),
+        j.num_nodes.into(),
+        j.num_hwthreads.into(),
+        j.num_acc.into(),
+        j.energy.into(),
+        json(&j.resources).into(),
+        json(&j.meta_data).into(),
+        json(&j.footprint).into(),
+        json(&j.energy_footprint).into(),
+        t.into(),
+        t.into(),
+    ]);
+}
+
+/// Serialising these plain maps and vectors of strings and numbers cannot fail.
+fn json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+async fn insert_jobs(
+    conn: &mut AnyConnection,
+    jobs: &[NewJob],
+) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
+    let mut ids = HashMap::with_capacity(jobs.len());
+    let t = now();
+    for chunk in jobs.chunks(chunk_rows(JOB_NCOLS)) {
+        let sql = format!(
+            "INSERT INTO job ({JOB_COLS}) VALUES {} RETURNING id, job_id, cluster, start_time",
+            placeholders(chunk.len(), JOB_NCOLS, 1)
+        );
+        let mut vals = Vec::with_capacity(chunk.len() * JOB_NCOLS);
+        chunk.iter().for_each(|n| job_values(n, t, &mut vals));
+        for row in bind_all(sqlx::query(&sql), vals)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let key = InstanceKey {
+                cluster: row.try_get("cluster")?,
+                job_id: row.try_get("job_id")?,
+                start_time: row.try_get("start_time")?,
+            };
+            ids.insert(key, row.try_get("id")?);
+        }
+    }
+    Ok(ids)
+}
+
+async fn insert_tags(
+    conn: &mut AnyConnection,
+    jobs: &[NewJob],
+    ids: &HashMap<InstanceKey, i64>,
+) -> Result<(), ApplyError> {
+    let mut tag_ids: HashMap<&Tag, i64> = HashMap::new();
+    for n in jobs.iter().filter(|n| !n.job.tags.is_empty()) {
+        let key = InstanceKey {
+            cluster: n.job.cluster.clone(),
+            job_id: n.job.job_id,
+            start_time: n.job.start_time,
+        };
+        let job_db_id = *ids.get(&key).ok_or(ApplyError::Stale)?;
+        for tag in &n.job.tags {
+            let tag_id = match tag_ids.get(tag) {
+                Some(id) => *id,
+                None => {
+                    let id = tag_id(conn, tag).await?;
+                    tag_ids.insert(tag, id);
+                    id
+                }
+            };
+            sqlx::query(
+                "INSERT INTO job_tag (job_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(job_db_id)
+            .bind(tag_id)
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The id of a tag, creating it if needed.
+pub(super) async fn tag_id(conn: &mut AnyConnection, tag: &Tag) -> Result<i64, sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tag (tag_type, tag_name, tag_scope) VALUES ($1, $2, $3) \
+         ON CONFLICT (tag_type, tag_name, tag_scope) DO NOTHING",
+    )
+    .bind(&tag.tag_type)
+    .bind(&tag.name)
+    .bind(&tag.scope)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar(
+        "SELECT id FROM tag WHERE tag_type = $1 AND tag_name = $2 AND tag_scope = $3",
+    )
+    .bind(&tag.tag_type)
+    .bind(&tag.name)
+    .bind(&tag.scope)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+async fn insert_held(conn: &mut AnyConnection, held: &[HeldStop]) -> Result<(), ApplyError> {
+    const COLS: usize = 9;
+    for chunk in held.chunks(chunk_rows(COLS)) {
+        let sql = format!(
+            "INSERT INTO held_stop (job_id, cluster, start_time, job_state, stop_time, subject, raw, \
+             received_at, source_key) VALUES {} ON CONFLICT (source_key) DO NOTHING",
+            placeholders(chunk.len(), COLS, 1)
+        );
+        let mut vals = Vec::with_capacity(chunk.len() * COLS);
+        for h in chunk {
+            vals.extend([
+                h.stop.job_id.into(),
+                h.stop.cluster.clone().into(),
+                h.stop.start_time.into(),
+                h.stop.state.as_str().into(),
+                h.stop.stop_time.into(),
+                h.origin.subject.as_str().into(),
+                h.origin.raw.clone().into(),
+                h.origin.received_at.into(),
+                h.origin.source_key.clone().into(),
+            ]);
+        }
+        bind_all(sqlx::query(&sql), vals)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn insert_rejections(
+    conn: &mut AnyConnection,
+    rejections: &[Rejection],
+) -> Result<(), ApplyError> {
+    const COLS: usize = 6;
+    for chunk in rejections.chunks(chunk_rows(COLS)) {
+        let sql = format!(
+            "INSERT INTO rejected_event (received_at, subject, kind, reason, raw, source_key) \
+             VALUES {} ON CONFLICT (source_key) DO NOTHING",
+            placeholders(chunk.len(), COLS, 1)
+        );
+        let mut vals = Vec::with_capacity(chunk.len() * COLS);
+        for r in chunk {
+            vals.extend([
+                r.origin.received_at.into(),
+                r.origin.subject.as_str().into(),
+                r.kind.as_str().into(),
+                r.reason.as_str().into(),
+                r.origin.raw.clone().into(),
+                r.origin.source_key.clone().into(),
+            ]);
+        }
+        bind_all(sqlx::query(&sql), vals)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
