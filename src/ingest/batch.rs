@@ -1,0 +1,132 @@
+//! One batch: decode every message, apply in one transaction, then acknowledge.
+
+use super::Ingest;
+use crate::decode::{decode_message, Decoded};
+use crate::domain::rules::Origin;
+use crate::domain::Event;
+use crate::store::{Applied, Input};
+use async_nats::jetstream::Message;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+impl Ingest {
+    /// Apply and acknowledge `msgs`. Returns false if shutdown came while the database was
+    /// unreachable: the batch is then left unacknowledged for redelivery.
+    pub(super) async fn process(&self, msgs: Vec<Message>, shutdown: &CancellationToken) -> bool {
+        let started = Instant::now();
+        let received_at = chrono::Utc::now().timestamp();
+        let mut inputs = Vec::with_capacity(msgs.len());
+        for m in &msgs {
+            self.metrics.received.inc();
+            let position = m.info().ok().map(|i| {
+                self.metrics.pending.set(i.pending as i64);
+                format!(
+                    "{}/{}/{}",
+                    i.stream,
+                    i.stream_sequence,
+                    i.published.unix_timestamp_nanos()
+                )
+            });
+            for line in decode_message(&m.payload, &self.clusters) {
+                let origin = Origin {
+                    subject: m.subject.to_string(),
+                    raw: line.raw,
+                    received_at,
+                    source_key: position.as_ref().map(|p| format!("{p}/{}", line.index)),
+                };
+                match line.decoded {
+                    Decoded::Event(e) => inputs.push(Input::Event(e, origin)),
+                    Decoded::Invalid(kind, why) => inputs.push(Input::Invalid(kind, why, origin)),
+                    Decoded::Metric => {
+                        self.metrics.skipped_metrics.inc();
+                    }
+                }
+            }
+        }
+        let Some(applied) = self.apply_resilient(&inputs, shutdown).await else {
+            return false;
+        };
+        for (input, outcome) in inputs.iter().zip(&applied.outcomes) {
+            self.metrics.record(kind_of(input), outcome);
+        }
+        for m in &msgs {
+            if let Err(e) = m.ack().await {
+                // Harmless: the message is redelivered and found to be a duplicate.
+                tracing::warn!(error = %e, "acknowledging a message failed");
+            }
+            if let Ok(i) = m.info() {
+                let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as i128;
+                let age_ns = (now_ns - i.published.unix_timestamp_nanos()).max(0);
+                self.metrics
+                    .publish_to_commit_seconds
+                    .observe(age_ns as f64 / 1e9);
+            }
+        }
+        self.metrics.batches.inc();
+        self.metrics
+            .batch_seconds
+            .observe(started.elapsed().as_secs_f64());
+        true
+    }
+
+    /// Apply, retrying while the database is unreachable. A batch the database refuses
+    /// (a data error, not an outage) is applied one input at a time so that only the
+    /// offending event is rejected, with the database's reason.
+    async fn apply_resilient(
+        &self,
+        inputs: &[Input],
+        shutdown: &CancellationToken,
+    ) -> Option<Applied> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.store.apply(inputs, true).await {
+                Ok(applied) => return Some(applied),
+                Err(e) if e.is_data_error() && inputs.len() > 1 => {
+                    tracing::warn!(error = %e, "database refused a batch; applying its events one by one");
+                    return self.apply_one_by_one(inputs, shutdown).await;
+                }
+                Err(e) if e.is_data_error() => {
+                    let (Input::Event(_, origin) | Input::Invalid(_, _, origin)) = &inputs[0];
+                    let reason = format!("the database refused the event: {e}");
+                    let reject =
+                        Input::Invalid(crate::domain::RejectKind::Invalid, reason, origin.clone());
+                    if let Ok(mut applied) = self.store.apply(&[reject], true).await {
+                        return Some(std::mem::take(&mut applied));
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; batch not applied yet")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    async fn apply_one_by_one(
+        &self,
+        inputs: &[Input],
+        shutdown: &CancellationToken,
+    ) -> Option<Applied> {
+        let mut all = Applied::default();
+        for input in inputs {
+            let applied =
+                Box::pin(self.apply_resilient(std::slice::from_ref(input), shutdown)).await?;
+            all.outcomes.extend(applied.outcomes);
+            all.ids.extend(applied.ids);
+        }
+        Some(all)
+    }
+}
+
+fn kind_of(input: &Input) -> &'static str {
+    match input {
+        Input::Event(Event::Start(_), _) => "start_job",
+        Input::Event(Event::Stop(_), _) => "stop_job",
+        Input::Event(Event::NodeState(_), _) => "nodestate",
+        Input::Invalid(..) => "unknown",
+    }
+}

@@ -1,0 +1,112 @@
+//! Ingest: the JetStream consumer loop.
+//!
+//! Messages are taken in batches of whatever has arrived (up to `batch_size`), decoded,
+//! applied in one transaction, and acknowledged only after the commit. A crash at any
+//! instant therefore loses nothing (unacknowledged messages are redelivered) and applies
+//! nothing twice (redelivered events are duplicates by the rules, and rejections carry
+//! their stream position).
+
+mod batch;
+pub mod held;
+pub mod nats;
+
+use crate::config::{IngestConfig, NatsConfig};
+use crate::domain::cluster::Clusters;
+use crate::metrics::Metrics;
+use crate::store::Store;
+use futures::StreamExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Shared view of the ingest loop's health, for `/healthz`.
+#[derive(Debug, Default)]
+pub struct IngestHealth {
+    consuming: AtomicBool,
+}
+
+impl IngestHealth {
+    pub fn is_consuming(&self) -> bool {
+        self.consuming.load(Ordering::Relaxed)
+    }
+}
+
+pub struct Ingest {
+    pub store: Store,
+    pub js: async_nats::jetstream::Context,
+    pub nats: NatsConfig,
+    pub ingest: IngestConfig,
+    pub clusters: Clusters,
+    pub metrics: Arc<Metrics>,
+    pub health: Arc<IngestHealth>,
+}
+
+impl Ingest {
+    /// Consume until `shutdown` is cancelled; NATS or database trouble is logged and retried.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut backoff = Duration::from_millis(500);
+        while !shutdown.is_cancelled() {
+            match self.consume(&shutdown).await {
+                Ok(()) => break,
+                Err(e) => {
+                    self.health.consuming.store(false, Ordering::Relaxed);
+                    tracing::warn!(error = format!("{e:#}"), retry_in = ?backoff, "ingest interrupted");
+                    tokio::select! {
+                        _ = shutdown.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(15));
+                }
+            }
+        }
+        self.health.consuming.store(false, Ordering::Relaxed);
+        tracing::info!("ingest stopped");
+    }
+
+    /// One consuming session; `Ok` only when shutdown was asked for.
+    async fn consume(&self, shutdown: &CancellationToken) -> anyhow::Result<()> {
+        let consumer = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            c = nats::consumer(&self.js, &self.nats, self.ingest.batch_size) => c?,
+        };
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(self.ingest.batch_size)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await?;
+        // Whatever has arrived forms the next batch: small batches (low latency) when
+        // traffic is light, large ones (high throughput) when it is heavy.
+        let mut chunks = messages.ready_chunks(self.ingest.batch_size);
+        self.health.consuming.store(true, Ordering::Relaxed);
+        tracing::info!(stream = %self.nats.stream, consumer = %self.nats.consumer, "consuming");
+        loop {
+            let chunk = tokio::select! {
+                biased;
+                _ = shutdown.cancelled() => return Ok(()),
+                c = chunks.next() => c,
+            };
+            let Some(chunk) = chunk else {
+                anyhow::bail!("the JetStream message stream ended");
+            };
+            let mut msgs = Vec::with_capacity(chunk.len());
+            let mut failure = None;
+            for m in chunk {
+                match m {
+                    Ok(m) => msgs.push(m),
+                    Err(e) => failure = Some(e),
+                }
+            }
+            // The batch in hand is committed and acknowledged even if shutdown is asked
+            // for meanwhile; only a database that stays down makes us leave it unacked.
+            if !msgs.is_empty() && !self.process(msgs, shutdown).await {
+                return Ok(());
+            }
+            if let Some(e) = failure {
+                return Err(e.into());
+            }
+        }
+    }
+}

@@ -1,0 +1,89 @@
+//! NATS connection and JetStream set-up.
+//!
+//! The connection is made in the background: jobledger starts and serves HTTP while NATS
+//! is down, logs that it is, and catches up from the stream when NATS comes back.
+
+use crate::config::NatsConfig;
+use anyhow::Context;
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{ConnectOptions, Event, ServerAddr};
+
+pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
+    let mut opts = ConnectOptions::new()
+        .name("jobledger")
+        .retry_on_initial_connect()
+        .event_callback(|event| async move {
+            match event {
+                Event::Connected => tracing::info!("NATS connected"),
+                Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
+                Event::ClientError(e) => tracing::warn!(error = %e, "NATS client error"),
+                Event::ServerError(e) => tracing::warn!(error = %e, "NATS server error"),
+                other => tracing::debug!(event = %other, "NATS event"),
+            }
+        });
+    if let (Some(user), Some(password)) = (&cfg.user, &cfg.password) {
+        opts = opts.user_and_password(user.clone(), password.clone());
+    }
+    if let Some(token) = &cfg.token {
+        opts = opts.token(token.clone());
+    }
+    if let Some(path) = &cfg.creds_file {
+        opts = opts
+            .credentials_file(path)
+            .await
+            .with_context(|| format!("reading NATS credentials file {}", path.display()))?;
+    }
+    if cfg.url.split(',').any(|u| u.trim().starts_with("tls://")) {
+        opts = opts.require_tls(true);
+    }
+    let servers: Vec<ServerAddr> = cfg
+        .url
+        .split(',')
+        .map(|u| u.trim().parse())
+        .collect::<Result<_, _>>()
+        .context("parsing nats.url")?;
+    opts.connect(servers)
+        .await
+        .context("setting up the NATS connection")
+}
+
+/// The stream over both subjects and the durable consumer every jobledger process shares.
+/// Both are created if missing; an existing one is used as it is.
+pub async fn consumer(
+    js: &jetstream::Context,
+    cfg: &NatsConfig,
+    batch_size: usize,
+) -> anyhow::Result<consumer::PullConsumer> {
+    let subjects = vec![cfg.job_subject.clone(), cfg.node_subject.clone()];
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: cfg.stream.clone(),
+            subjects: subjects.clone(),
+            storage: stream::StorageType::File,
+            max_age: cfg.stream_max_age,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("creating or opening JetStream stream {:?}", cfg.stream))?;
+    let bound = &stream.cached_info().config.subjects;
+    if let Some(missing) = subjects.iter().find(|s| !bound.contains(s)) {
+        tracing::warn!(
+            stream = %cfg.stream, subject = %missing,
+            "the existing stream does not capture this subject; its events will not arrive"
+        );
+    }
+    stream
+        .get_or_create_consumer(
+            &cfg.consumer,
+            consumer::pull::Config {
+                durable_name: Some(cfg.consumer.clone()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: cfg.ack_wait,
+                // Room for a few batches in flight per process.
+                max_ack_pending: (batch_size * 8).max(10_000) as i64,
+                ..Default::default()
+            },
+        )
+        .await
+        .with_context(|| format!("creating or opening JetStream consumer {:?}", cfg.consumer))
+}

@@ -1,0 +1,159 @@
+//! Prometheus metrics. Counters live in the process; queue gauges are read from the
+//! database at scrape time so that every process of a shared deployment reports the truth.
+
+use crate::domain::rules::Outcome;
+use crate::store::status::Gauges;
+use prometheus_client::encoding::{text::encode, EncodeLabelSet};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct EventLabels {
+    /// start_job, stop_job, nodestate or unknown (could not be decoded).
+    pub kind: &'static str,
+    /// applied, duplicate, held, rejected.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    pub reason: &'static str,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub events: Family<EventLabels, Counter>,
+    pub rejected: Family<RejectLabels, Counter>,
+    pub received: Counter,
+    pub skipped_metrics: Counter,
+    pub batches: Counter,
+    pub batch_seconds: Histogram,
+    pub publish_to_commit_seconds: Histogram,
+    pub pending: Gauge,
+    held_stops: Gauge,
+    running_jobs: Gauge,
+    archive_waiting: Gauge,
+    archive_failed: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+        let m = Metrics {
+            events: Family::default(),
+            rejected: Family::default(),
+            received: Counter::default(),
+            skipped_metrics: Counter::default(),
+            batches: Counter::default(),
+            batch_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
+            publish_to_commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
+            pending: Gauge::default(),
+            held_stops: Gauge::default(),
+            running_jobs: Gauge::default(),
+            archive_waiting: Gauge::default(),
+            archive_failed: Gauge::default(),
+            registry: Registry::default(),
+        };
+        let r = &mut registry;
+        r.register(
+            "jobledger_events",
+            "Events by kind and result",
+            m.events.clone(),
+        );
+        r.register(
+            "jobledger_events_rejected",
+            "Rejected events by reason",
+            m.rejected.clone(),
+        );
+        r.register(
+            "jobledger_messages_received",
+            "NATS messages received",
+            m.received.clone(),
+        );
+        r.register(
+            "jobledger_metric_lines_skipped",
+            "Metric lines skipped on event subjects",
+            m.skipped_metrics.clone(),
+        );
+        r.register("jobledger_batches", "Batches committed", m.batches.clone());
+        r.register(
+            "jobledger_batch_seconds",
+            "Time to apply and commit one batch",
+            m.batch_seconds.clone(),
+        );
+        r.register(
+            "jobledger_publish_to_commit_seconds",
+            "From JetStream publish to commit",
+            m.publish_to_commit_seconds.clone(),
+        );
+        r.register(
+            "jobledger_ingest_pending",
+            "Messages waiting in the consumer (ingest lag)",
+            m.pending.clone(),
+        );
+        r.register(
+            "jobledger_held_stops",
+            "Stops waiting for their start",
+            m.held_stops.clone(),
+        );
+        r.register(
+            "jobledger_running_jobs",
+            "Running job instances",
+            m.running_jobs.clone(),
+        );
+        r.register(
+            "jobledger_archive_queue_depth",
+            "Stopped jobs waiting for the archive",
+            m.archive_waiting.clone(),
+        );
+        r.register(
+            "jobledger_archive_failed",
+            "Jobs whose archiving failed",
+            m.archive_failed.clone(),
+        );
+        Metrics { registry, ..m }
+    }
+
+    /// Count one applied input: `kind` is the event kind, `outcome` what the rules did.
+    pub fn record(&self, kind: &'static str, outcome: &Outcome) {
+        let result = match outcome {
+            Outcome::Created(_) | Outcome::Stopped(_) | Outcome::Recorded => "applied",
+            Outcome::Duplicate(_) => "duplicate",
+            Outcome::Held => "held",
+            Outcome::Rejected(reason, _) => {
+                self.rejected
+                    .get_or_create(&RejectLabels {
+                        reason: reason.as_str(),
+                    })
+                    .inc();
+                "rejected"
+            }
+        };
+        self.events
+            .get_or_create(&EventLabels { kind, result })
+            .inc();
+    }
+
+    /// Prometheus text exposition, with the database gauges as of now.
+    pub fn encode(&self, gauges: Option<Gauges>) -> String {
+        if let Some(g) = gauges {
+            self.held_stops.set(g.held_stops);
+            self.running_jobs.set(g.running_jobs);
+            self.archive_waiting.set(g.archive_waiting);
+            self.archive_failed.set(g.archive_failed);
+        }
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+}
