@@ -1,0 +1,108 @@
+//! Startup: build every component from the configuration, run them until one shutdown
+//! token is cancelled, then wait for each to finish its work in hand.
+
+use crate::config::Config;
+use crate::http::{router, AppState};
+use crate::ingest::{held, nats, Ingest, IngestHealth};
+use crate::metrics::Metrics;
+use crate::store::Store;
+use anyhow::Context;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+pub struct Application {
+    config: Config,
+    listener: TcpListener,
+    store: Store,
+    nats: async_nats::Client,
+    metrics: Arc<Metrics>,
+    health: Arc<IngestHealth>,
+}
+
+impl Application {
+    /// Connect the database (migrating it), bind the HTTP listener and start connecting to
+    /// NATS. Fails only on what an admin must fix: bad database, port taken, bad credentials.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let store = Store::connect(&config.database_url).await?;
+        store.migrate().await?;
+        let listener = TcpListener::bind(config.http_listen)
+            .await
+            .with_context(|| format!("cannot listen on {} (http.listen)", config.http_listen))?;
+        let nats = nats::connect(&config.nats).await?;
+        Ok(Application {
+            config,
+            listener,
+            store,
+            nats,
+            metrics: Arc::new(Metrics::new()),
+            health: Arc::new(IngestHealth::default()),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.config.http_listen)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serve until `shutdown` is cancelled. The ingest loop commits and acknowledges its
+    /// batch in hand before it returns; HTTP finishes the requests in flight.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let addr = self.local_addr();
+        let ingest = Ingest {
+            store: self.store.clone(),
+            js: async_nats::jetstream::new(self.nats.clone()),
+            nats: self.config.nats.clone(),
+            ingest: self.config.ingest.clone(),
+            clusters: self.config.clusters.clone(),
+            metrics: self.metrics.clone(),
+            health: self.health.clone(),
+        };
+        let state = AppState {
+            store: self.store.clone(),
+            clusters: self.config.clusters.clone(),
+            metrics: self.metrics.clone(),
+            nats: Some(self.nats.clone()),
+            ingest: self.health.clone(),
+            server_id: server_id(),
+        };
+        let ingest_task = tokio::spawn(ingest.run(shutdown.clone()));
+        let held_task = tokio::spawn(held::run(
+            self.store.clone(),
+            self.config.ingest.clone(),
+            shutdown.clone(),
+        ));
+        tracing::info!(%addr, config = %self.config.source, "jobledger serving");
+        let http_shutdown = shutdown.clone();
+        let served = axum::serve(self.listener, router(state))
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await;
+        // HTTP ends first only if it failed; make sure everything else stops too.
+        shutdown.cancel();
+        let _ = ingest_task.await;
+        let _ = held_task.await;
+        // Acknowledgements are buffered publishes: send them before closing.
+        if let Err(e) = self.nats.flush().await {
+            tracing::warn!(error = %e, "flushing NATS at shutdown failed");
+        }
+        self.store.close().await;
+        tracing::info!("jobledger stopped");
+        served.context("HTTP server failed")
+    }
+}
+
+/// The host name, for `/api/version`.
+fn server_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "jobledger".into())
+}

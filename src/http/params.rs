@@ -1,0 +1,84 @@
+//! Query-string parsing with cc-backend's parameter names. Unknown parameters and bad
+//! values are a 400 that names the parameter, never silently ignored.
+
+use super::ApiError;
+
+pub struct Params(Vec<(String, String)>);
+
+impl Params {
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+            return Err(ApiError::bad_request(format!(
+                "unknown parameter {k:?} (known: {})",
+                allowed.join(", ")
+            )));
+        }
+        Ok(Params(pairs))
+    }
+
+    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter given at most once.
+    pub fn one<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
+        let mut it = self.all(key);
+        let first = it.next();
+        if it.next().is_some() {
+            return Err(ApiError::bad_request(format!(
+                "parameter {key:?} given twice"
+            )));
+        }
+        Ok(first)
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>, ApiError> {
+        Ok(self.one(key)?.map(String::from))
+    }
+
+    pub fn positive(&self, key: &str, default: i64) -> Result<i64, ApiError> {
+        match self.one(key)? {
+            None => Ok(default),
+            Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::bad_request(format!("{key} must be a whole number >= 1, got {v:?}"))
+            }),
+        }
+    }
+
+    pub fn boolean(&self, key: &str, default: bool) -> Result<bool, ApiError> {
+        match self.one(key)? {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(v) => Err(ApiError::bad_request(format!(
+                "{key} must be true or false, got {v:?}"
+            ))),
+        }
+    }
+
+    /// `<from>-<to>` in unix seconds, both inclusive.
+    pub fn range(&self, key: &str) -> Result<Option<(i64, i64)>, ApiError> {
+        let Some(v) = self.one(key)? else {
+            return Ok(None);
+        };
+        let bad = || {
+            ApiError::bad_request(format!(
+                "{key} must be <from>-<to> in unix seconds, got {v:?}"
+            ))
+        };
+        let (a, b) = v.split_once('-').ok_or_else(bad)?;
+        let (from, to) = (
+            a.parse::<i64>().map_err(|_| bad())?,
+            b.parse::<i64>().map_err(|_| bad())?,
+        );
+        if from > to {
+            return Err(bad());
+        }
+        Ok(Some((from, to)))
+    }
+}

@@ -1,0 +1,25 @@
+//! jobledger: an exact ledger of HPC jobs, fed by Slurm events over NATS JetStream.
+//!
+//! One event travels through these modules in this order:
+//!
+//! - [`decode`]: NATS message bytes → line protocol → JSON payload shapes.
+//! - [`domain`]: payload shapes parsed into valid events ([`domain::job`],
+//!   [`domain::nodestate`]) and the rules that keep the ledger exact ([`domain::rules`]).
+//! - [`store`]: one transaction per batch in SQLite or Postgres; all SQL lives here.
+//! - [`ingest`]: the JetStream consumer loop (ack after commit) and the held-stop sweeper.
+//! - [`http`]: the cc-backend compatible REST API, health and metrics.
+//!
+//! [`app`] wires them together; [`config`] and [`cli`] are the edges; [`hostlist`] is the
+//! Slurm hostlist syntax shared by the configuration and the publishers.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod decode;
+pub mod domain;
+pub mod hostlist;
+pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod store;
+pub mod telemetry;

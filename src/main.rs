@@ -1,0 +1,14 @@
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    jobledger::telemetry::init();
+    match jobledger::cli::run(jobledger::cli::Cli::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("jobledger: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
