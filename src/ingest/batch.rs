@@ -4,9 +4,9 @@ use super::Ingest;
 use crate::decode::{decode_message, Decoded};
 use crate::domain::rules::Origin;
 use crate::domain::Event;
-use crate::store::{Applied, Input};
+use crate::store::Input;
 use async_nats::jetstream::Message;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 impl Ingest {
@@ -43,7 +43,7 @@ impl Ingest {
                 }
             }
         }
-        let Some(applied) = self.apply_resilient(&inputs, shutdown).await else {
+        let Some(applied) = self.store.apply_or_isolate(&inputs, shutdown).await else {
             return false;
         };
         for (input, outcome) in inputs.iter().zip(&applied.outcomes) {
@@ -67,58 +67,6 @@ impl Ingest {
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
         true
-    }
-
-    /// Apply, retrying while the database is unreachable. A batch the database refuses
-    /// (a data error, not an outage) is applied one input at a time so that only the
-    /// offending event is rejected, with the database's reason.
-    async fn apply_resilient(
-        &self,
-        inputs: &[Input],
-        shutdown: &CancellationToken,
-    ) -> Option<Applied> {
-        let mut backoff = Duration::from_millis(200);
-        loop {
-            match self.store.apply(inputs, true).await {
-                Ok(applied) => return Some(applied),
-                Err(e) if e.is_data_error() && inputs.len() > 1 => {
-                    tracing::warn!(error = %e, "database refused a batch; applying its events one by one");
-                    return self.apply_one_by_one(inputs, shutdown).await;
-                }
-                Err(e) if e.is_data_error() => {
-                    let (Input::Event(_, origin) | Input::Invalid(_, _, origin)) = &inputs[0];
-                    let reason = format!("the database refused the event: {e}");
-                    let reject =
-                        Input::Invalid(crate::domain::RejectKind::Invalid, reason, origin.clone());
-                    if let Ok(mut applied) = self.store.apply(&[reject], true).await {
-                        return Some(std::mem::take(&mut applied));
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; batch not applied yet")
-                }
-            }
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
-        }
-    }
-
-    async fn apply_one_by_one(
-        &self,
-        inputs: &[Input],
-        shutdown: &CancellationToken,
-    ) -> Option<Applied> {
-        let mut all = Applied::default();
-        for input in inputs {
-            let applied =
-                Box::pin(self.apply_resilient(std::slice::from_ref(input), shutdown)).await?;
-            all.outcomes.extend(applied.outcomes);
-            all.ids.extend(applied.ids);
-        }
-        Some(all)
     }
 }
 

@@ -16,6 +16,7 @@ use crate::domain::{Event, RejectKind};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 /// One line of input: a valid event or one that was already found invalid.
 #[derive(Debug, Clone)]
@@ -40,22 +41,38 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    /// Worth running the batch again right away: a concurrent writer got there first.
+    /// Worth running the batch again right away: a concurrent writer got there first, or
+    /// SQLite's single writer slot was taken.
     pub fn is_contention(&self) -> bool {
         match self {
             ApplyError::Stale => true,
             ApplyError::Db(sqlx::Error::Database(e)) => {
                 e.is_unique_violation()
-                    || matches!(e.code().as_deref(), Some("40001" | "40P01" | "5" | "6"))
+                    || matches!(e.code().as_deref(), Some("40001" | "40P01"))
+                    || self.is_busy()
+            }
+            _ => false,
+        }
+    }
+
+    fn is_busy(&self) -> bool {
+        match self {
+            ApplyError::Db(sqlx::Error::Database(e)) => {
+                matches!(e.code().as_deref(), Some("5" | "6"))
                     || e.message().contains("database is locked")
             }
             _ => false,
         }
     }
 
-    /// The database answered with an error about the data (not a connection problem).
+    /// The database refused the data itself, or a conflict persisted through every retry:
+    /// waiting will not help, so the batch is split to find the event at fault.
     pub fn is_data_error(&self) -> bool {
-        matches!(self, ApplyError::Db(sqlx::Error::Database(_))) && !self.is_contention()
+        match self {
+            ApplyError::Stale => true,
+            ApplyError::Db(sqlx::Error::Database(_)) => !self.is_busy(),
+            _ => false,
+        }
     }
 }
 
@@ -105,6 +122,52 @@ impl Store {
         let ids = write(&mut tx, ledger.into_changes()).await?;
         tx.commit().await?;
         Ok(Applied { outcomes, ids })
+    }
+
+    /// Apply a batch from the stream, waiting out database outages. A batch the database
+    /// refuses (a data error, not an outage) is applied one input at a time so that only
+    /// the offending event is rejected, with the database's reason. `None` if shutdown
+    /// came while the database was unreachable: the caller must not acknowledge.
+    pub async fn apply_or_isolate(
+        &self,
+        inputs: &[Input],
+        shutdown: &CancellationToken,
+    ) -> Option<Applied> {
+        let mut backoff = Duration::from_millis(200);
+        loop {
+            match self.apply(inputs, true).await {
+                Ok(applied) => return Some(applied),
+                Err(e) if e.is_data_error() && inputs.len() > 1 => {
+                    tracing::warn!(error = %e, "database refused a batch; applying its events one by one");
+                    let mut all = Applied::default();
+                    for input in inputs {
+                        let one =
+                            Box::pin(self.apply_or_isolate(std::slice::from_ref(input), shutdown))
+                                .await?;
+                        all.outcomes.extend(one.outcomes);
+                        all.ids.extend(one.ids);
+                    }
+                    return Some(all);
+                }
+                Err(e) if e.is_data_error() => {
+                    let (Input::Event(_, origin) | Input::Invalid(_, _, origin)) = &inputs[0];
+                    let why = format!("the database refused the event: {e}");
+                    let reject = Input::Invalid(RejectKind::Invalid, why, origin.clone());
+                    match self.apply(&[reject], true).await {
+                        Ok(applied) => return Some(applied),
+                        Err(e) => tracing::warn!(error = %e, "storing a rejected event failed"),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; batch not applied yet")
+                }
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return None,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
     }
 
     /// Retry held stops (a start may have reached another process) and turn those older
@@ -233,8 +296,8 @@ async fn write(
     conn: &mut AnyConnection,
     c: Changes,
 ) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
-    let ids = insert_jobs(conn, &c.new_jobs).await?;
-    insert_tags(conn, &c.new_jobs, &ids).await?;
+    // Stops first: a requeued instance may only be inserted once the database sees the
+    // previous one stopped (one running instance per job, enforced by an index).
     let t = now();
     for s in &c.stops {
         let done = sqlx::query(
@@ -252,6 +315,8 @@ async fn write(
             return Err(ApplyError::Stale);
         }
     }
+    let ids = insert_jobs(conn, &c.new_jobs).await?;
+    insert_tags(conn, &c.new_jobs, &ids).await?;
     for id in &c.deleted_held {
         let done = sqlx::query("DELETE FROM held_stop WHERE id = $1")
             .bind(id)
