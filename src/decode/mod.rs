@@ -120,6 +120,13 @@ fn line_kind(p: &ParsedLine<'_>) -> Result<Option<Kind>, String> {
 /// JSON of a `kind` event → a valid event or the reason it is not one. The single judge
 /// of payloads, for NATS lines and HTTP bodies alike.
 pub fn decode_event(kind: Kind, json: &str, clusters: &Clusters) -> Decoded {
+    if has_escaped_nul(json) {
+        // Postgres cannot store NUL in text; refuse it everywhere so both databases agree.
+        return Decoded::Invalid(
+            RejectKind::Json,
+            "JSON strings must not contain \\u0000".into(),
+        );
+    }
     match decode_json(kind, json) {
         Ok(unchecked) => match unchecked.validate(clusters) {
             Ok(ev) => Decoded::Event(ev),
@@ -127,6 +134,23 @@ pub fn decode_event(kind: Kind, json: &str, clusters: &Clusters) -> Decoded {
         },
         Err(reason) => Decoded::Invalid(RejectKind::Json, reason),
     }
+}
+
+/// Does the JSON text contain the escape `\u0000` (not a literal backslash before `u0000`)?
+fn has_escaped_nul(json: &str) -> bool {
+    let b = json.as_bytes();
+    let mut i = 0;
+    while i + 1 < b.len() {
+        if b[i] == b'\\' {
+            if b[i + 1] == b'u' && b.get(i + 2..i + 6) == Some(b"0000") {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
 }
 
 /// A JSON payload that serde accepted, not yet checked against the domain rules.

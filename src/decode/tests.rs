@@ -102,3 +102,13 @@ fn nodestate_lines_decode() {
     };
     assert_eq!(n.nodes[0].state, "allocated");
 }
+
+#[test]
+fn nul_characters_are_refused_but_an_escaped_backslash_is_not_one() {
+    let (_, r) = reason(one(
+        r#"job,function=stop_job event="{\"jobId\":1,\"cluster\":\"a\\u0000\",\"stopTime\":2}""#,
+    ));
+    assert!(r.contains("u0000"), "{r}");
+    assert!(!has_escaped_nul(r#"{"a":"x\\u0000"}"#));
+    assert!(has_escaped_nul(r#"{"a":"x\u0000"}"#));
+}
