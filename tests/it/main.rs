@@ -1,0 +1,32 @@
+//! Black-box tests: the real binary, real NATS with JetStream, SQLite and Postgres.
+
+mod events;
+mod helpers;
+
+mod bad_input;
+mod cli;
+mod compat;
+mod durability;
+mod http_api;
+mod nodes;
+mod rules;
+mod store;
+
+/// Run an `async fn(Db)` scenario once on SQLite and once on Postgres.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$name($crate::helpers::Db::Sqlite).await
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$name($crate::helpers::Db::Postgres).await
+                }
+            }
+        )*
+    };
+}
