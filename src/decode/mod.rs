@@ -155,7 +155,7 @@ fn has_escaped_nul(json: &str) -> bool {
 
 /// A JSON payload that serde accepted, not yet checked against the domain rules.
 pub enum Unchecked {
-    Start(payload::StartJobWire),
+    Start(Box<payload::StartJobWire>),
     Stop(payload::StopJobWire),
     NodeState(payload::NodeStatesWire),
 }
@@ -173,7 +173,7 @@ pub fn decode_json(kind: Kind, json: &str) -> Result<Unchecked, String> {
 impl Unchecked {
     pub fn validate(self, clusters: &Clusters) -> Result<Event, String> {
         match self {
-            Unchecked::Start(w) => StartJob::parse(w, clusters)
+            Unchecked::Start(w) => StartJob::parse(*w, clusters)
                 .map(|j| Event::Start(Box::new(j)))
                 .map_err(|e| format!("invalid start_job: {e}")),
             Unchecked::Stop(w) => StopJob::parse(w)
