@@ -43,6 +43,7 @@ impl Ingest {
                 }
             }
         }
+        let decoded = started.elapsed();
         let Some(applied) = self.store.apply_or_isolate(&inputs, shutdown).await else {
             return false;
         };
@@ -62,6 +63,12 @@ impl Ingest {
                     .observe(age_ns as f64 / 1e9);
             }
         }
+        tracing::debug!(
+            messages = msgs.len(),
+            decode_us = decoded.as_micros() as u64,
+            total_us = started.elapsed().as_micros() as u64,
+            "batch committed and acknowledged"
+        );
         self.metrics.batches.inc();
         self.metrics
             .batch_seconds
