@@ -6,7 +6,7 @@
 //! a second running instance, and updates/deletes check they still hit the row they read.
 //! A failed check rolls the whole batch back and it is applied again on fresh data.
 
-use super::values::{bind_all, chunk_rows, placeholders, Val};
+use super::values::{bind_all, chunk_rows, placeholders, style, Val};
 use super::{nodes, now, Store};
 use crate::domain::job::{JobState, Tag};
 use crate::domain::rules::{
@@ -100,11 +100,13 @@ impl Store {
     }
 
     async fn apply_once(&self, inputs: &[Input], hold: bool) -> Result<Applied, ApplyError> {
+        let t0 = std::time::Instant::now();
         let mut tx = self.pool.begin().await?;
         let job_ids = job_ids(inputs, |_| true);
         let start_ids = job_ids_of_starts(inputs);
         let existing = load_instances(&mut tx, &job_ids).await?;
         let held = load_held(&mut tx, &start_ids).await?;
+        let t_read = t0.elapsed();
         let mut ledger = Ledger::new(existing, held, hold);
         let mut outcomes = Vec::with_capacity(inputs.len());
         for input in inputs {
@@ -119,8 +121,18 @@ impl Store {
             };
             outcomes.push(outcome);
         }
+        let t_rules = t0.elapsed();
         let ids = write(&mut tx, ledger.into_changes()).await?;
+        let t_write = t0.elapsed();
         tx.commit().await?;
+        tracing::debug!(
+            inputs = inputs.len(),
+            read_us = t_read.as_micros() as u64,
+            rules_us = (t_rules - t_read).as_micros() as u64,
+            write_us = (t_write - t_rules).as_micros() as u64,
+            commit_us = (t0.elapsed() - t_write).as_micros() as u64,
+            "batch applied"
+        );
         Ok(Applied { outcomes, ids })
     }
 
@@ -228,7 +240,7 @@ async fn load_instances(
     for chunk in ids.chunks(500) {
         let sql = format!(
             "SELECT id, job_id, cluster, start_time, stop_time, job_state FROM job WHERE job_id IN {}",
-            placeholders(1, chunk.len(), 1).replace("),(", ",")
+            placeholders(style(conn), 1, chunk.len()).replace("),(", ",")
         );
         let vals = chunk.iter().map(|i| Val::from(*i)).collect();
         for row in bind_all(sqlx::query(&sql), vals)
@@ -259,7 +271,7 @@ async fn load_held(conn: &mut AnyConnection, ids: &[i64]) -> Result<Vec<HeldStop
     for chunk in ids.chunks(500) {
         let sql = format!(
             "{HELD_SELECT} WHERE job_id IN {} ORDER BY id",
-            placeholders(1, chunk.len(), 1).replace("),(", ",")
+            placeholders(style(conn), 1, chunk.len()).replace("),(", ",")
         );
         let vals = chunk.iter().map(|i| Val::from(*i)).collect();
         for row in bind_all(sqlx::query(&sql), vals)
@@ -384,7 +396,7 @@ async fn insert_jobs(
     for chunk in jobs.chunks(chunk_rows(JOB_NCOLS)) {
         let sql = format!(
             "INSERT INTO job ({JOB_COLS}) VALUES {} RETURNING id, job_id, cluster, start_time",
-            placeholders(chunk.len(), JOB_NCOLS, 1)
+            placeholders(style(conn), chunk.len(), JOB_NCOLS)
         );
         let mut vals = Vec::with_capacity(chunk.len() * JOB_NCOLS);
         chunk.iter().for_each(|n| job_values(n, t, &mut vals));
@@ -464,7 +476,7 @@ async fn insert_held(conn: &mut AnyConnection, held: &[HeldStop]) -> Result<(), 
         let sql = format!(
             "INSERT INTO held_stop (job_id, cluster, start_time, job_state, stop_time, subject, raw, \
              received_at, source_key) VALUES {} ON CONFLICT (source_key) DO NOTHING",
-            placeholders(chunk.len(), COLS, 1)
+            placeholders(style(conn), chunk.len(), COLS)
         );
         let mut vals = Vec::with_capacity(chunk.len() * COLS);
         for h in chunk {
@@ -496,7 +508,7 @@ async fn insert_rejections(
         let sql = format!(
             "INSERT INTO rejected_event (received_at, subject, kind, reason, raw, source_key) \
              VALUES {} ON CONFLICT (source_key) DO NOTHING",
-            placeholders(chunk.len(), COLS, 1)
+            placeholders(style(conn), chunk.len(), COLS)
         );
         let mut vals = Vec::with_capacity(chunk.len() * COLS);
         for r in chunk {

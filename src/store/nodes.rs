@@ -2,7 +2,7 @@
 //! added only when the state or the flags change. 10,000 nodes reporting every minute then
 //! cost 10,000 updates a minute, not 14 million history rows a day.
 
-use super::values::{bind_all, chunk_rows, placeholders, Val};
+use super::values::{bind_all, chunk_rows, placeholders, style, Val};
 use crate::domain::nodestate::{NodeReport, NodeStates};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
@@ -47,7 +47,7 @@ pub(super) async fn apply(
     for chunk in changed.chunks(chunk_rows(5)) {
         let sql = format!(
             "INSERT INTO node_state_history (cluster, hostname, node_state, flags, time) VALUES {}",
-            placeholders(chunk.len(), 5, 1)
+            placeholders(style(conn), chunk.len(), 5)
         );
         let mut vals = Vec::with_capacity(chunk.len() * 5);
         for n in chunk {
@@ -86,7 +86,7 @@ async fn upsert(
          memory_total = COALESCE(excluded.memory_total, node.memory_total), \
          gpus_total = COALESCE(excluded.gpus_total, node.gpus_total), \
          updated_at = excluded.updated_at",
-        placeholders(chunk.len(), COLS, 1)
+        placeholders(style(conn), chunk.len(), COLS)
     );
     let mut vals: Vec<Val> = Vec::with_capacity(chunk.len() * COLS);
     for n in chunk {
