@@ -40,6 +40,7 @@ CREATE UNIQUE INDEX job_instance ON job (job_id, cluster, start_time);
 -- several jobledger processes sharing it cannot create duplicates.
 CREATE UNIQUE INDEX job_one_running ON job (job_id, cluster) WHERE job_state = 'running';
 CREATE INDEX job_start_time ON job (start_time);
+CREATE INDEX job_cluster_start ON job (cluster, start_time);
 CREATE INDEX job_user_start ON job (user_name, start_time);
 -- The archive queue (monitoring_status 1, stopped) and its failures (2) are counted and
 -- claimed through this index.
