@@ -1,0 +1,18 @@
+# jobledger image: build from source, run on a slim Debian. SQLite is bundled; TLS is rustls.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src src
+COPY migrations migrations
+COPY config config
+COPY benches benches
+RUN cargo build --release --locked --bin jobledger
+
+FROM debian:bookworm-slim
+RUN useradd --system --home /var/lib/jobledger --create-home jobledger
+COPY --from=build /src/target/release/jobledger /usr/local/bin/jobledger
+USER jobledger
+WORKDIR /var/lib/jobledger
+EXPOSE 8080
+ENTRYPOINT ["jobledger"]
+CMD ["serve"]
