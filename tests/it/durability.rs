@@ -179,3 +179,46 @@ async fn nats_down_at_start_or_later_is_reported_and_caught_up() {
     .await;
     assert!(app.log().contains("NATS disconnected"), "{}", app.log());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nats_credentials_from_the_config_are_used_and_wrong_ones_are_reported() {
+    let tdb = TestDb::new(Db::Sqlite).await;
+    let mut nats = PrivateNats::new();
+    nats.args = ["--user", "ledger", "--pass", "s3cret"]
+        .map(String::from)
+        .to_vec();
+    nats.start();
+    let mut setup = Setup::new(&tdb, &nats.url());
+    setup.nats_extra = "user = \"ledger\"\npassword = \"s3cret\"\n".into();
+    let app = TestApp::spawn(setup).await;
+    eventually(30, "healthy with credentials", || async {
+        app.get("/healthz").await.0 == 200
+    })
+    .await;
+    let client =
+        async_nats::ConnectOptions::with_user_and_password("ledger".into(), "s3cret".into())
+            .connect(nats.url())
+            .await
+            .unwrap();
+    let js = async_nats::jetstream::new(client);
+    publish(
+        &js,
+        &app.setup.job_subject,
+        &[start_line(&start_json(1, 1000))],
+    )
+    .await;
+    eventually(20, "job 1", || async { app.jobs("").await.len() == 1 }).await;
+
+    let mut wrong = Setup::new(&tdb, &nats.url());
+    wrong.nats_extra = "user = \"ledger\"\npassword = \"wrong\"\n".into();
+    let bad = TestApp::spawn(wrong).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (status, body) = bad.get("/healthz").await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("nats"), "{body}");
+    assert!(
+        bad.log().to_lowercase().contains("authorization"),
+        "{}",
+        bad.log()
+    );
+}

@@ -114,6 +114,8 @@ impl TestDb {
 /// A private NATS server with JetStream on a free port, for tests that stop NATS.
 pub struct PrivateNats {
     pub port: u16,
+    /// Extra nats-server arguments, such as `--user`/`--pass`.
+    pub args: Vec<String>,
     dir: TempDir,
     child: Option<Child>,
 }
@@ -122,6 +124,7 @@ impl PrivateNats {
     pub fn new() -> PrivateNats {
         PrivateNats {
             port: free_port(),
+            args: Vec::new(),
             dir: tempfile::tempdir().unwrap(),
             child: None,
         }
@@ -142,6 +145,7 @@ impl PrivateNats {
                 "-sd",
             ])
             .arg(self.dir.path())
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -180,6 +184,8 @@ pub struct Setup {
     pub consumer: String,
     pub job_subject: String,
     pub node_subject: String,
+    /// Extra keys of the `[nats]` section (credentials).
+    pub nats_extra: String,
     /// Extra TOML appended to the generated file (clusters, ingest tuning).
     pub extra: String,
 }
@@ -194,6 +200,7 @@ impl Setup {
             consumer: format!("jl_{id}"),
             job_subject: format!("jl.{id}.job"),
             node_subject: format!("jl.{id}.node"),
+            nats_extra: String::new(),
             extra: String::new(),
         }
     }
@@ -201,7 +208,7 @@ impl Setup {
     fn toml(&self, port: u16) -> String {
         format!(
             "[database]\nurl = \"{}\"\n[nats]\nurl = \"{}\"\nstream = \"{}\"\nconsumer = \"{}\"\n\
-             job_subject = \"{}\"\nnode_subject = \"{}\"\nack_wait_secs = 3\n\
+             job_subject = \"{}\"\nnode_subject = \"{}\"\nack_wait_secs = 3\n{}\
              [http]\nlisten = \"127.0.0.1:{port}\"\n{}",
             self.database_url,
             self.nats_url,
@@ -209,6 +216,7 @@ impl Setup {
             self.consumer,
             self.job_subject,
             self.node_subject,
+            self.nats_extra,
             self.extra
         )
     }
