@@ -9,6 +9,7 @@ mod nodes;
 pub mod query;
 pub mod status;
 mod values;
+mod write;
 
 pub use apply::{Applied, ApplyError, Input};
 
