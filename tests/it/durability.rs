@@ -53,7 +53,7 @@ async fn events_published_while_jobledger_is_down_are_applied_when_it_starts(db:
     app.terminate();
     let js = app.setup.jetstream().await;
     publish_all(&js, &app.setup.job_subject, pairs(1, 500)).await;
-    app.start().await;
+    app.restart().await;
     wait_all_completed(&app, 500, 60).await;
     assert_eq!(ledger_counts(&tdb).await, (500, 500, 0, 0));
 }
@@ -84,7 +84,7 @@ async fn sigkill_in_the_middle_of_a_burst_loses_nothing_and_counts_nothing_twice
         at_kill > 0 && at_kill < JOBS,
         "killed mid-burst: {at_kill} jobs committed"
     );
-    app.start().await;
+    app.restart().await;
     wait_all_completed(&app, JOBS as usize, 120).await;
     // Redeliveries of what was applied but not acknowledged arrive too; let them settle.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -103,7 +103,7 @@ async fn sigterm_commits_the_batch_in_hand_and_exits_cleanly(db: Db) {
     .await;
     app.terminate();
     assert!(app.log().contains("jobledger stopped"), "{}", app.log());
-    app.start().await;
+    app.restart().await;
     wait_all_completed(&app, 3000, 60).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_eq!(ledger_counts(&tdb).await, (3000, 3000, 0, 0));
@@ -136,7 +136,7 @@ async fn two_processes_sharing_a_consumer_and_a_database_create_each_job_once(db
 async fn nats_down_at_start_or_later_is_reported_and_caught_up() {
     let tdb = TestDb::new(Db::Sqlite).await;
     let mut nats = PrivateNats::new();
-    let app = TestApp::spawn(Setup::new(&tdb, &nats.url())).await;
+    let app = TestApp::spawn_without_nats(Setup::new(&tdb, &nats.url())).await;
     let (status, body) = app.get("/healthz").await;
     assert_eq!(status, 503);
     assert!(body["error"].as_str().unwrap().contains("nats"), "{body}");
@@ -211,7 +211,7 @@ async fn nats_credentials_from_the_config_are_used_and_wrong_ones_are_reported()
 
     let mut wrong = Setup::new(&tdb, &nats.url());
     wrong.nats_extra = "user = \"ledger\"\npassword = \"wrong\"\n".into();
-    let bad = TestApp::spawn(wrong).await;
+    let bad = TestApp::spawn_without_nats(wrong).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let (status, body) = bad.get("/healthz").await;
     assert_eq!(status, 503, "{body}");

@@ -238,8 +238,16 @@ pub struct TestApp {
 }
 
 impl TestApp {
-    /// Start jobledger and wait until its HTTP API answers.
+    /// Start jobledger and wait until it is healthy: its stream and consumer exist, so a
+    /// test may publish at once (JetStream refuses subjects no stream captures yet).
     pub async fn spawn(setup: Setup) -> TestApp {
+        let app = Self::spawn_without_nats(setup).await;
+        app.wait_healthy().await;
+        app
+    }
+
+    /// Start jobledger and wait only for its HTTP API, for tests where NATS is down.
+    pub async fn spawn_without_nats(setup: Setup) -> TestApp {
         let port = free_port();
         let mut app = TestApp {
             base: format!("http://127.0.0.1:{port}"),
@@ -302,6 +310,24 @@ impl TestApp {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    pub async fn wait_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while self.get("/healthz").await.0 != 200 {
+            assert!(
+                Instant::now() < deadline,
+                "jobledger did not become healthy:\n{}",
+                self.log()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Start again after `kill` or `terminate`, and wait until healthy.
+    pub async fn restart(&mut self) {
+        self.start().await;
+        self.wait_healthy().await;
     }
 
     /// SIGKILL: no chance to commit, acknowledge or clean up.
