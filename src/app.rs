@@ -97,8 +97,8 @@ impl Application {
     }
 }
 
-/// The host name, for `/api/version`.
-fn server_id() -> String {
+/// The host name, for `/api/version` and to tell the first node of an allocation.
+pub fn server_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())

@@ -1,10 +1,11 @@
-//! The command line: `jobledger serve` and `jobledger migrate`.
+//! The command line: `jobledger serve`, `migrate` and `emit`.
 
 use crate::app::Application;
 use crate::config::Config;
 use crate::store::Store;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser, Debug)]
@@ -31,16 +32,19 @@ pub enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Publish a job or node event, as a Slurm hook does; spool it if NATS is away.
+    Emit(crate::emit::EmitArgs),
 }
 
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve { config } => {
             let config = Config::load(config.as_deref())?;
             let app = Application::build(config).await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(cancel_on_signal(shutdown.clone()));
-            app.run_until_stopped(shutdown).await
+            app.run_until_stopped(shutdown).await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Migrate { config } => {
             let config = Config::load(config.as_deref())?;
@@ -48,8 +52,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             store.migrate().await?;
             store.close().await;
             tracing::info!(database = %config.database_url, "migrations applied");
-            Ok(())
+            Ok(ExitCode::SUCCESS)
         }
+        Command::Emit(args) => Ok(crate::emit::run(args).await),
     }
 }
 

@@ -18,7 +18,20 @@ pub struct Config {
     pub nats: NatsConfig,
     pub http_listen: SocketAddr,
     pub ingest: IngestConfig,
+    pub emit: EmitConfig,
     pub clusters: Clusters,
+}
+
+/// `jobledger emit`, the publisher Slurm hooks call.
+#[derive(Debug, Clone)]
+pub struct EmitConfig {
+    /// Where events wait when NATS does not acknowledge in time.
+    pub spool_dir: PathBuf,
+    /// Hard limit for connecting, flushing the spool and publishing.
+    pub deadline: Duration,
+    /// Exit code when an event can be neither published nor spooled (0: never fail a hook).
+    pub spool_error_exit_code: u8,
+    pub max_spool_files: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -64,7 +77,17 @@ struct RawConfig {
     nats: RawNats,
     http: RawHttp,
     ingest: RawIngest,
+    emit: RawEmit,
     clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawEmit {
+    spool_dir: Option<PathBuf>,
+    deadline_ms: Option<u64>,
+    spool_error_exit_code: Option<u8>,
+    max_spool_files: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -203,6 +226,16 @@ impl Config {
             held_stop_timeout: secs(i.held_stop_timeout_secs, 3600),
             held_stop_interval: secs(i.held_stop_interval_secs, 5).max(Duration::from_secs(1)),
         };
+        let e = raw.emit;
+        let emit = EmitConfig {
+            spool_dir: e.spool_dir.unwrap_or_else(|| "/var/spool/jobledger".into()),
+            deadline: Duration::from_millis(e.deadline_ms.unwrap_or(2000)),
+            spool_error_exit_code: e.spool_error_exit_code.unwrap_or(0),
+            max_spool_files: e.max_spool_files.unwrap_or(100_000),
+        };
+        if emit.deadline < Duration::from_millis(10) {
+            return Err(err("emit.deadline_ms", "must be at least 10".into()));
+        }
         let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
         Ok(Config {
             source: source_name.to_string(),
@@ -210,6 +243,7 @@ impl Config {
             nats,
             http_listen,
             ingest,
+            emit,
             clusters,
         })
     }

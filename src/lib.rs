@@ -9,6 +9,8 @@
 //! - [`ingest`]: the JetStream consumer loop (ack after commit) and the held-stop sweeper.
 //! - [`http`]: the cc-backend compatible REST API, health and metrics.
 //!
+//! [`emit`] is the other end: the bounded publisher Slurm hooks call.
+//!
 //! [`app`] wires them together; [`config`] and [`cli`] are the edges; [`hostlist`] is the
 //! Slurm hostlist syntax shared by the configuration and the publishers.
 
@@ -17,6 +19,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod domain;
+pub mod emit;
 pub mod hostlist;
 pub mod http;
 pub mod ingest;

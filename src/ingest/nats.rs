@@ -9,7 +9,8 @@ use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{ConnectOptions, Event, ServerAddr};
 
 pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
-    let mut opts = ConnectOptions::new()
+    options(cfg)
+        .await?
         .name("jobledger")
         .retry_on_initial_connect()
         .event_callback(|event| async move {
@@ -20,7 +21,15 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
                 Event::ServerError(e) => tracing::warn!(error = %e, "NATS server error"),
                 other => tracing::debug!(event = %other, "NATS event"),
             }
-        });
+        })
+        .connect(servers(&cfg.url)?)
+        .await
+        .context("setting up the NATS connection")
+}
+
+/// Credentials and TLS from the configuration; shared by the daemon and `emit`.
+pub async fn options(cfg: &NatsConfig) -> anyhow::Result<ConnectOptions> {
+    let mut opts = ConnectOptions::new();
     if let (Some(user), Some(password)) = (&cfg.user, &cfg.password) {
         opts = opts.user_and_password(user.clone(), password.clone());
     }
@@ -36,15 +45,15 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
     if cfg.url.split(',').any(|u| u.trim().starts_with("tls://")) {
         opts = opts.require_tls(true);
     }
-    let servers: Vec<ServerAddr> = cfg
-        .url
-        .split(',')
+    Ok(opts)
+}
+
+/// `nats.url`: one or more comma-separated server addresses.
+pub fn servers(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
+    url.split(',')
         .map(|u| u.trim().parse())
         .collect::<Result<_, _>>()
-        .context("parsing nats.url")?;
-    opts.connect(servers)
-        .await
-        .context("setting up the NATS connection")
+        .context("parsing nats.url")
 }
 
 /// The stream over both subjects and the durable consumer every jobledger process shares.

@@ -261,6 +261,11 @@ impl TestApp {
         app
     }
 
+    /// The configuration file this process runs with (`emit` can use it too).
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("jobledger.toml")
+    }
+
     pub fn log_path(&self) -> PathBuf {
         self.dir.path().join("jobledger.log")
     }
@@ -270,7 +275,7 @@ impl TestApp {
     }
 
     pub async fn start(&mut self) {
-        let config = self.dir.path().join("jobledger.toml");
+        let config = self.config_path();
         std::fs::write(&config, self.setup.toml(self.port)).unwrap();
         let log = std::fs::OpenOptions::new()
             .create(true)

@@ -7,6 +7,7 @@ mod bad_input;
 mod cli;
 mod compat;
 mod durability;
+mod emit;
 mod http_api;
 mod nodes;
 mod rules;
