@@ -269,6 +269,28 @@ mod tests {
         assert_eq!(expand("a,b[1-2],a"), ["a", "b1", "b2", "a"]);
     }
 
+    /// Cases Slurm's own hostlist code handles, expanded the way `scontrol show hostnames`
+    /// prints them.
+    #[test]
+    fn slurm_edge_cases() {
+        let cases: &[(&str, &[&str])] = &[
+            ("n[1-3]-ib", &["n1-ib", "n2-ib", "n3-ib"]),
+            ("a[1-2]b[3-4]", &["a1b3", "a1b4", "a2b3", "a2b4"]),
+            ("n[008-010]", &["n008", "n009", "n010"]),
+            ("n[1,1]", &["n1", "n1"]),
+            (" n1 , n2 ", &["n1", "n2"]),
+            ("n[0]", &["n0"]),
+            ("gpu-node[7]", &["gpu-node7"]),
+            ("n[1-2],m[1-2].ib", &["n1", "n2", "m1.ib", "m2.ib"]),
+            ("n[99-101]", &["n99", "n100", "n101"]),
+        ];
+        for (list, expect) in cases {
+            assert_eq!(expand(list), *expect, "{list}");
+        }
+        let l = HostList::parse("n[8-10]").unwrap();
+        assert!(l.contains("n9") && l.contains("n10") && !l.contains("n08") && !l.contains("n11"));
+    }
+
     #[test]
     fn contains_matches_without_expanding() {
         let l = HostList::parse("f[0001-0944],g[01-10],login").unwrap();
