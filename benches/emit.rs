@@ -136,6 +136,7 @@ async fn main() {
     }
     let spooled = std::fs::read_dir(&spool).unwrap().count();
     let _ = nats.kill();
+    let _ = nats.wait();
     let _ = held.join();
 
     let (p50, p99, max) = stats(up);
