@@ -1,6 +1,7 @@
 //! Startup: build every component from the configuration, run them until one shutdown
 //! token is cancelled, then wait for each to finish its work in hand.
 
+use crate::archive::Archiver;
 use crate::config::Config;
 use crate::http::{router, AppState};
 use crate::ingest::{held, nats, Ingest, IngestHealth};
@@ -78,6 +79,15 @@ impl Application {
             self.config.ingest.clone(),
             shutdown.clone(),
         ));
+        let archive_task = self.config.archive.enabled.then(|| {
+            let archiver = Archiver::new(
+                self.store.clone(),
+                self.config.archive.clone(),
+                self.config.clusters.clone(),
+                self.metrics.clone(),
+            );
+            tokio::spawn(archiver.run(shutdown.clone()))
+        });
         tracing::info!(%addr, config = %self.config.source, "jobledger serving");
         let http_shutdown = shutdown.clone();
         let served = axum::serve(self.listener, router(state))
@@ -87,6 +97,9 @@ impl Application {
         shutdown.cancel();
         let _ = ingest_task.await;
         let _ = held_task.await;
+        if let Some(t) = archive_task {
+            let _ = t.await;
+        }
         // Acknowledgements are buffered publishes: send them before closing.
         if let Err(e) = self.nats.flush().await {
             tracing::warn!(error = %e, "flushing NATS at shutdown failed");

@@ -1,4 +1,4 @@
-//! The command line: `jobledger serve`, `migrate` and `emit`.
+//! The command line: `jobledger serve`, `migrate`, `emit` and `archive`.
 
 use crate::app::Application;
 use crate::config::Config;
@@ -34,6 +34,13 @@ pub enum Command {
     },
     /// Publish a job or node event, as a Slurm hook does; spool it if NATS is away.
     Emit(crate::emit::EmitArgs),
+    /// The job archive: list, verify, retry.
+    Archive {
+        #[arg(long, global = true)]
+        config: Option<PathBuf>,
+        #[command(subcommand)]
+        command: crate::archive::admin::ArchiveCommand,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -55,6 +62,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Emit(args) => Ok(crate::emit::run(args).await),
+        Command::Archive { config, command } => {
+            let config = Config::load(config.as_deref())?;
+            crate::archive::admin::run(command, &config).await
+        }
     }
 }
 

@@ -19,7 +19,25 @@ pub struct Config {
     pub http_listen: SocketAddr,
     pub ingest: IngestConfig,
     pub emit: EmitConfig,
+    pub archive: ArchiveConfig,
     pub clusters: Clusters,
+}
+
+/// The archiver inside `serve` (cc-backend job-archive v3 layout).
+#[derive(Debug, Clone)]
+pub struct ArchiveConfig {
+    /// Root folder of the file archive.
+    pub path: PathBuf,
+    /// False: this process does not archive (another one does).
+    pub enabled: bool,
+    /// Failed writes before a job gets monitoringStatus 2.
+    pub max_attempts: i64,
+    /// Jobs claimed per pass.
+    pub batch_size: i64,
+    /// First retry delay; doubled per attempt, at most one hour.
+    pub retry_base: Duration,
+    /// How long a claim holds before another process may take the job over.
+    pub lease: Duration,
 }
 
 /// `jobledger emit`, the publisher Slurm hooks call.
@@ -78,7 +96,20 @@ struct RawConfig {
     http: RawHttp,
     ingest: RawIngest,
     emit: RawEmit,
+    archive: RawArchive,
     clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawArchive {
+    kind: Option<String>,
+    path: Option<PathBuf>,
+    enabled: Option<bool>,
+    max_attempts: Option<i64>,
+    batch_size: Option<i64>,
+    retry_base_secs: Option<u64>,
+    lease_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -236,6 +267,31 @@ impl Config {
         if emit.deadline < Duration::from_millis(10) {
             return Err(err("emit.deadline_ms", "must be at least 10".into()));
         }
+        let a = raw.archive;
+        match a.kind.as_deref() {
+            None | Some("file") => {}
+            Some("s3") => {
+                return Err(err(
+                    "archive.kind",
+                    "\"s3\" is not available in this build yet; use \"file\"".into(),
+                ))
+            }
+            Some(other) => return Err(err("archive.kind", format!("{other:?}: use \"file\""))),
+        }
+        let archive = ArchiveConfig {
+            path: a.path.unwrap_or_else(|| "var/archive".into()),
+            enabled: a.enabled.unwrap_or(true),
+            max_attempts: a.max_attempts.unwrap_or(5),
+            batch_size: a.batch_size.unwrap_or(200),
+            retry_base: secs(a.retry_base_secs, 5).max(Duration::from_secs(1)),
+            lease: secs(a.lease_secs, 300).max(Duration::from_secs(5)),
+        };
+        if !(1..=100).contains(&archive.max_attempts) {
+            return Err(err("archive.max_attempts", "must be 1 to 100".into()));
+        }
+        if !(1..=10_000).contains(&archive.batch_size) {
+            return Err(err("archive.batch_size", "must be 1 to 10000".into()));
+        }
         let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
         Ok(Config {
             source: source_name.to_string(),
@@ -244,6 +300,7 @@ impl Config {
             http_listen,
             ingest,
             emit,
+            archive,
             clusters,
         })
     }
@@ -324,6 +381,7 @@ fn parse_clusters(raw: Vec<RawCluster>) -> Result<Clusters, (String, String)> {
             subclusters.push(SubCluster {
                 name: s.name,
                 nodes,
+                nodes_spec: s.nodes,
             });
         }
         clusters.push(Cluster {

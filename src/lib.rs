@@ -7,6 +7,7 @@
 //!   [`domain::nodestate`]) and the rules that keep the ledger exact ([`domain::rules`]).
 //! - [`store`]: one transaction per batch in SQLite or Postgres; all SQL lives here.
 //! - [`ingest`]: the JetStream consumer loop (ack after commit) and the held-stop sweeper.
+//! - [`archive`]: finished jobs to a cc-backend job archive, queued in the database.
 //! - [`http`]: the cc-backend compatible REST API, health and metrics.
 //!
 //! [`emit`] is the other end: the bounded publisher Slurm hooks call.
@@ -15,6 +16,7 @@
 //! Slurm hostlist syntax shared by the configuration and the publishers.
 
 pub mod app;
+pub mod archive;
 pub mod cli;
 pub mod config;
 pub mod decode;

@@ -33,6 +33,9 @@ pub struct Metrics {
     pub batch_seconds: Histogram,
     pub publish_to_commit_seconds: Histogram,
     pub pending: Gauge,
+    pub archived: Counter,
+    pub archive_failures: Counter,
+    pub archive_seconds: Histogram,
     held_stops: Gauge,
     running_jobs: Gauge,
     archive_waiting: Gauge,
@@ -57,6 +60,9 @@ impl Metrics {
             batch_seconds: Histogram::new(exponential_buckets(0.0005, 2.0, 16)),
             publish_to_commit_seconds: Histogram::new(exponential_buckets(0.001, 2.0, 16)),
             pending: Gauge::default(),
+            archived: Counter::default(),
+            archive_failures: Counter::default(),
+            archive_seconds: Histogram::new(exponential_buckets(0.0001, 2.0, 16)),
             held_stops: Gauge::default(),
             running_jobs: Gauge::default(),
             archive_waiting: Gauge::default(),
@@ -109,6 +115,21 @@ impl Metrics {
             "jobledger_running_jobs",
             "Running job instances",
             m.running_jobs.clone(),
+        );
+        r.register(
+            "jobledger_archived",
+            "Jobs archived by this process",
+            m.archived.clone(),
+        );
+        r.register(
+            "jobledger_archive_write_failures",
+            "Failed archive writes (each is retried until archive.max_attempts)",
+            m.archive_failures.clone(),
+        );
+        r.register(
+            "jobledger_archive_write_seconds",
+            "Time to write one job to the archive",
+            m.archive_seconds.clone(),
         );
         r.register(
             "jobledger_archive_queue_depth",

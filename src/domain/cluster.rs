@@ -6,6 +6,8 @@ use crate::hostlist::HostList;
 pub struct SubCluster {
     pub name: String,
     pub nodes: HostList,
+    /// The node list as written, for the archive's `cluster.json`.
+    pub nodes_spec: String,
 }
 
 #[derive(Debug, Clone)]
@@ -84,10 +86,12 @@ mod tests {
                 SubCluster {
                     name: "main".into(),
                     nodes: HostList::parse("f[0001-0944]").unwrap(),
+                    nodes_spec: "f[0001-0944]".into(),
                 },
                 SubCluster {
                     name: "spr".into(),
                     nodes: HostList::parse("f[2001-2050]").unwrap(),
+                    nodes_spec: "f[2001-2050]".into(),
                 },
             ],
         }])

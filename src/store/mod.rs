@@ -5,6 +5,7 @@
 //! 64-bit integers only, so the two behave the same. Migrations are per database.
 
 mod apply;
+pub mod archive;
 mod nodes;
 pub mod query;
 pub mod status;

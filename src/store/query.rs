@@ -48,6 +48,14 @@ pub struct JobRecord {
     pub footprint: Value,
     pub energy_footprint: Value,
     pub tags: Vec<TagRecord>,
+    /// Where the archived job is (relative to the archive root), once monitoringStatus is 3.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_location: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archived_at: Option<i64>,
+    /// The last archiving failure, kept while monitoringStatus is 1 (retrying) or 2.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_error: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +82,7 @@ pub struct JobFilter {
 const JOB_SELECT: &str = "SELECT id, job_id, cluster, sub_cluster, partition, project, user_name, \
     shared, job_state, start_time, stop_time, duration, walltime, requested_memory, submit_time, \
     array_job_id, smt, monitoring_status, num_nodes, num_hwthreads, num_acc, energy, resources, \
-    meta_data, footprint, energy_footprint FROM job";
+    meta_data, footprint, energy_footprint, archive_location, archived_at, archive_error FROM job";
 
 impl JobFilter {
     fn where_clause(&self) -> (String, Vec<Val>) {
@@ -120,6 +128,22 @@ impl Store {
         self.with_tags(row.iter().map(job_from_row).collect::<Result<_, _>>()?)
             .await
             .map(|mut v| v.pop())
+    }
+
+    /// Jobs by database id, in no particular order.
+    pub async fn jobs_by_ids(&self, ids: &[i64]) -> Result<Vec<JobRecord>, sqlx::Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let ph: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!("{JOB_SELECT} WHERE id IN ({})", ph.join(","));
+            let vals = chunk.iter().map(|i| Val::from(*i)).collect();
+            let rows = bind_all(sqlx::query(&sql), vals)
+                .fetch_all(&self.pool)
+                .await?;
+            let jobs = rows.iter().map(job_from_row).collect::<Result<_, _>>()?;
+            out.extend(self.with_tags(jobs).await?);
+        }
+        Ok(out)
     }
 
     pub async fn job_id_by_key(&self, key: &InstanceKey) -> Result<Option<i64>, sqlx::Error> {
@@ -228,5 +252,8 @@ fn job_from_row(row: &AnyRow) -> Result<JobRecord, sqlx::Error> {
         footprint: json_col(row, "footprint")?,
         energy_footprint: json_col(row, "energy_footprint")?,
         tags: Vec::new(),
+        archive_location: row.try_get("archive_location")?,
+        archived_at: row.try_get("archived_at")?,
+        archive_error: row.try_get("archive_error")?,
     })
 }

@@ -3,6 +3,7 @@
 mod events;
 mod helpers;
 
+mod archive;
 mod bad_input;
 mod cli;
 mod compat;

@@ -1,0 +1,91 @@
+//! The file backend: every file is written to a temporary name in its folder, flushed to
+//! disk and renamed, and the folder is flushed too, so a reader never sees half a file
+//! and a crash never leaves one.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone)]
+pub struct FileArchive {
+    root: PathBuf,
+}
+
+impl FileArchive {
+    pub fn new(root: PathBuf) -> FileArchive {
+        FileArchive { root }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Write `bytes` at `key` (a `/`-separated path below the root) atomically and durably.
+    pub fn put(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
+        let path = self.root.join(key);
+        let dir = path.parent().unwrap_or(&self.root);
+        fs::create_dir_all(dir)?;
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+        remove_stale_temporaries(dir, name);
+        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let written = (|| {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+            fs::rename(&tmp, &path)?;
+            File::open(dir)?.sync_all()
+        })();
+        if written.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        written
+    }
+
+    /// Write only if nothing is there yet (version.txt, cluster.json).
+    pub fn put_if_missing(&self, key: &str, bytes: &[u8]) -> io::Result<()> {
+        if self.root.join(key).exists() {
+            return Ok(());
+        }
+        self.put(key, bytes)
+    }
+
+    pub fn get(&self, key: &str) -> io::Result<Vec<u8>> {
+        fs::read(self.root.join(key))
+    }
+}
+
+/// A process killed mid-write leaves `.<name>.tmp-<pid>`; the retry of that job clears it.
+fn remove_stale_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    if let Ok(entries) = fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_name()
+                .to_str()
+                .is_some_and(|n| n.starts_with(&prefix))
+            {
+                let _ = fs::remove_file(e.path());
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn put_replaces_atomically_and_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = FileArchive::new(dir.path().to_path_buf());
+        a.put("c/0/001/5/meta.json", b"one").unwrap();
+        a.put("c/0/001/5/meta.json", b"two").unwrap();
+        assert_eq!(a.get("c/0/001/5/meta.json").unwrap(), b"two");
+        assert_eq!(
+            fs::read_dir(dir.path().join("c/0/001/5")).unwrap().count(),
+            1
+        );
+        a.put_if_missing("version.txt", b"3").unwrap();
+        a.put_if_missing("version.txt", b"4").unwrap();
+        assert_eq!(a.get("version.txt").unwrap(), b"3");
+    }
+}

@@ -1,0 +1,70 @@
+//! cc-backend job-archive version 3: where files go and what they hold (contract 5).
+
+use crate::domain::cluster::Cluster;
+use crate::store::query::JobRecord;
+use serde_json::{json, Value};
+
+pub const VERSION: &str = "3";
+
+/// `<cluster>/<jobId / 1000>/<jobId % 1000, 3 digits>/<startTime>`.
+pub fn job_dir(cluster: &str, job_id: i64, start_time: i64) -> String {
+    format!(
+        "{cluster}/{}/{:03}/{start_time}",
+        job_id / 1000,
+        job_id % 1000
+    )
+}
+
+/// `meta.json`: the job as the API returns it, final and archived. Nothing in it depends
+/// on when it is written, so writing a job twice gives the same bytes.
+pub fn meta_json(job: &JobRecord) -> Vec<u8> {
+    let mut meta = job.clone();
+    meta.monitoring_status = 3;
+    meta.archive_location = None;
+    meta.archived_at = None;
+    meta.archive_error = None;
+    serde_json::to_vec_pretty(&meta).unwrap_or_default()
+}
+
+/// `data.json`: per-metric series; jobledger has no metric data yet.
+pub fn data_json() -> Vec<u8> {
+    b"{}".to_vec()
+}
+
+/// A minimal `cluster.json` in cc-backend's format for a cluster without one.
+pub fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
+    let subclusters: Vec<Value> = match known {
+        Some(c) if !c.subclusters.is_empty() => c
+            .subclusters
+            .iter()
+            .map(|s| subcluster(&s.name, &s.nodes_spec))
+            .collect(),
+        _ => vec![subcluster("main", "*")],
+    };
+    let doc = json!({ "name": name, "metricConfig": [], "subClusters": subclusters });
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
+}
+
+fn subcluster(name: &str, nodes: &str) -> Value {
+    let zero = |base: &str| json!({ "unit": { "base": base, "prefix": "G" }, "value": 0 });
+    json!({
+        "name": name, "nodes": nodes, "processorType": "", "socketsPerNode": 1,
+        "coresPerSocket": 1, "threadsPerCore": 1, "flopRateScalar": zero("F/s"),
+        "flopRateSimd": zero("F/s"), "memoryBandwidth": zero("B/s"),
+        "topology": { "node": [0] }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_contract_example_path() {
+        assert_eq!(
+            job_dir("emmy", 1403244, 1608923076),
+            "emmy/1403/244/1608923076"
+        );
+        assert_eq!(job_dir("c", 7, 1), "c/0/007/1");
+    }
+}

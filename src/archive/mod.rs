@@ -1,0 +1,193 @@
+//! Archive: stopped jobs with monitoringStatus 1 are written to a cc-backend job archive
+//! (version 3) and marked 3, with where they went.
+//!
+//! Background work is a loop around `try_once`: claim a batch from the database (a lease),
+//! write each job's files atomically, record the outcome. Nothing is kept only in memory:
+//! after a crash, whatever was waiting or claimed is archived by the next pass.
+
+pub mod admin;
+pub mod file;
+pub mod layout;
+
+use crate::config::ArchiveConfig;
+use crate::domain::cluster::Clusters;
+use crate::metrics::Metrics;
+use crate::store::query::JobRecord;
+use crate::store::Store;
+use file::FileArchive;
+use futures::StreamExt;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// What one pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Pass {
+    pub claimed: usize,
+    pub archived: usize,
+    pub failed: usize,
+    pub gave_up: usize,
+}
+
+pub struct Archiver {
+    store: Store,
+    archive: FileArchive,
+    cfg: ArchiveConfig,
+    clusters: Clusters,
+    metrics: Arc<Metrics>,
+    /// Clusters whose cluster.json exists, so it is checked once per process.
+    known: Mutex<HashSet<String>>,
+    passes: AtomicU64,
+}
+
+impl Archiver {
+    pub fn new(
+        store: Store,
+        cfg: ArchiveConfig,
+        clusters: Clusters,
+        metrics: Arc<Metrics>,
+    ) -> Archiver {
+        Archiver {
+            store,
+            archive: FileArchive::new(cfg.path.clone()),
+            cfg,
+            clusters,
+            metrics,
+            known: Mutex::new(HashSet::new()),
+            passes: AtomicU64::new(0),
+        }
+    }
+
+    pub async fn run(self, shutdown: CancellationToken) {
+        tracing::info!(path = %self.archive.root().display(), "archiver running");
+        loop {
+            let idle = match self.try_once().await {
+                Ok(p) => p.claimed == 0,
+                Err(e) => {
+                    tracing::warn!(error = %e, "archive pass failed; will retry");
+                    true
+                }
+            };
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if idle {
+                tokio::select! {
+                    _ = shutdown.cancelled() => break,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+        tracing::info!("archiver stopped");
+    }
+
+    /// Claim one batch, write it, record the outcome.
+    pub async fn try_once(&self) -> Result<Pass, sqlx::Error> {
+        let now = chrono::Utc::now().timestamp();
+        let n = self.passes.fetch_add(1, Ordering::Relaxed);
+        let token = format!("{}-{}-{n}", crate::app::server_id(), std::process::id());
+        let lease_until = now + self.cfg.lease.as_secs() as i64;
+        let jobs = self
+            .store
+            .archive_claim(&token, now, lease_until, self.cfg.batch_size)
+            .await?;
+        let mut pass = Pass {
+            claimed: jobs.len(),
+            ..Pass::default()
+        };
+        if jobs.is_empty() {
+            return Ok(pass);
+        }
+        // Durable writes wait on the disk, not the CPU: several at once.
+        let results: Vec<(i64, Result<String, String>)> = futures::stream::iter(jobs)
+            .map(|job| async move {
+                let started = Instant::now();
+                let result = self.write(job.clone()).await;
+                self.metrics
+                    .archive_seconds
+                    .observe(started.elapsed().as_secs_f64());
+                (job.id, result)
+            })
+            .buffer_unordered(8)
+            .collect()
+            .await;
+        let mut done = Vec::new();
+        for (id, result) in results {
+            match result {
+                Ok(location) => done.push((id, location)),
+                Err(error) => {
+                    pass.failed += 1;
+                    let attempts = self.store.archive_attempts(id).await? + 1;
+                    let delay = self
+                        .cfg
+                        .retry_base
+                        .as_secs()
+                        .saturating_mul(1 << (attempts - 1).min(12))
+                        .min(3600);
+                    let gave_up = self
+                        .store
+                        .archive_failed(
+                            &token,
+                            id,
+                            &error,
+                            now + delay as i64,
+                            self.cfg.max_attempts,
+                        )
+                        .await?;
+                    pass.gave_up += gave_up as usize;
+                    tracing::warn!(job = id, attempts, %error, gave_up, "archiving failed");
+                }
+            }
+        }
+        pass.archived = self.store.archive_done(&token, &done, now).await? as usize;
+        self.metrics.archived.inc_by(pass.archived as u64);
+        self.metrics.archive_failures.inc_by(pass.failed as u64);
+        Ok(pass)
+    }
+
+    /// Write one job's files; returns its location below the archive root.
+    async fn write(&self, job: JobRecord) -> Result<String, String> {
+        let dir = layout::job_dir(&job.cluster, job.job_id, job.start_time);
+        let cluster = job.cluster.clone();
+        let first_of_cluster = self
+            .known
+            .lock()
+            .map(|k| !k.contains(&cluster))
+            .unwrap_or(true);
+        let cluster_json = first_of_cluster.then(|| {
+            let known = self.clusters.all().iter().find(|c| c.name == cluster);
+            layout::cluster_json(&cluster, known)
+        });
+        let archive = self.archive.clone();
+        let location = dir.clone();
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            archive.put_if_missing("version.txt", layout::VERSION.as_bytes())?;
+            if let Some(c) = cluster_json {
+                archive.put_if_missing(&format!("{cluster}/cluster.json"), &c)?;
+            }
+            archive.put(&format!("{dir}/data.json"), &layout::data_json())?;
+            // meta.json last: its presence means the job is complete.
+            archive.put(&format!("{dir}/meta.json"), &layout::meta_json(&job))
+        })
+        .await
+        .map_err(|e| format!("archive writer stopped: {e}"))?
+        .map_err(|e| {
+            format!(
+                "writing {location} below {}: {e}",
+                self.archive.root().display()
+            )
+        })?;
+        if first_of_cluster {
+            if let Ok(mut k) = self.known.lock() {
+                k.insert(job_cluster(&location));
+            }
+        }
+        Ok(location)
+    }
+}
+
+fn job_cluster(location: &str) -> String {
+    location.split('/').next().unwrap_or("").to_string()
+}

@@ -1,0 +1,188 @@
+//! The archive queue is the job table itself: stopped jobs with monitoring_status 1.
+//!
+//! Claims are leases (token + expiry) taken in one short statement, so no transaction is
+//! held while files are written, and SQLite's single writer is never blocked by I/O.
+//! Several processes never work on the same job at once; a crashed process's lease
+//! expires and the job is archived again, to identical files.
+
+use super::query::JobRecord;
+use super::Store;
+use serde::Serialize;
+use sqlx::Row;
+
+/// One archived job, for `jobledger archive list` and `verify`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchivedJob {
+    pub id: i64,
+    pub job_id: i64,
+    pub cluster: String,
+    pub start_time: i64,
+    pub user: String,
+    pub project: String,
+    pub location: String,
+}
+
+/// Filters of `jobledger archive list`.
+#[derive(Debug, Default, Clone)]
+pub struct ArchiveFilter {
+    pub cluster: Option<String>,
+    pub user: Option<String>,
+    pub project: Option<String>,
+    pub tag: Option<(String, String)>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+impl Store {
+    /// Claim up to `limit` waiting jobs for `lease_until`; returns them as the API shows them.
+    pub async fn archive_claim(
+        &self,
+        token: &str,
+        now: i64,
+        lease_until: i64,
+        limit: i64,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        let free = "(archive_lease_until IS NULL OR archive_lease_until < $2)";
+        let sql = format!(
+            "UPDATE job SET archive_lease = $1, archive_lease_until = $3 \
+             WHERE id IN (SELECT id FROM job WHERE monitoring_status = 1 AND job_state <> 'running' \
+                          AND archive_next_try <= $2 AND {free} ORDER BY id LIMIT $4) \
+             AND monitoring_status = 1 AND {free} RETURNING id"
+        );
+        let ids: Vec<i64> = sqlx::query(&sql)
+            .bind(token)
+            .bind(now)
+            .bind(lease_until)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()?;
+        self.jobs_by_ids(&ids).await
+    }
+
+    /// Record archived jobs `(id, location)`, each only while `token` still holds its lease.
+    /// Returns how many were recorded.
+    pub async fn archive_done(
+        &self,
+        token: &str,
+        done: &[(i64, String)],
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let mut n = 0;
+        for (id, location) in done {
+            n += sqlx::query(
+                "UPDATE job SET monitoring_status = 3, archive_location = $1, archived_at = $2, \
+                 archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL \
+                 WHERE id = $3 AND archive_lease = $4 AND monitoring_status = 1",
+            )
+            .bind(location)
+            .bind(now)
+            .bind(id)
+            .bind(token)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Record a failed write: retry after `next_try`, or give up (status 2) after
+    /// `max_attempts`. Returns true if the job gave up.
+    pub async fn archive_failed(
+        &self,
+        token: &str,
+        id: i64,
+        error: &str,
+        next_try: i64,
+        max_attempts: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let row = sqlx::query(
+            "UPDATE job SET archive_attempts = archive_attempts + 1, archive_error = $1, \
+             archive_next_try = $2, archive_lease = NULL, archive_lease_until = NULL, \
+             monitoring_status = CASE WHEN archive_attempts + 1 >= $3 THEN 2 ELSE 1 END \
+             WHERE id = $4 AND archive_lease = $5 RETURNING monitoring_status",
+        )
+        .bind(error)
+        .bind(next_try)
+        .bind(max_attempts)
+        .bind(id)
+        .bind(token)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => r.try_get::<i64, _>(0)? == 2,
+            None => false,
+        })
+    }
+
+    /// Attempts made so far for one job (for backoff).
+    pub async fn archive_attempts(&self, id: i64) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT archive_attempts FROM job WHERE id = $1")
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Put failed jobs (one, or all) back in the queue. Returns how many.
+    pub async fn archive_requeue(&self, job: Option<i64>) -> Result<u64, sqlx::Error> {
+        let sql =
+            "UPDATE job SET monitoring_status = 1, archive_attempts = 0, archive_next_try = 0, \
+                   archive_error = NULL WHERE monitoring_status = 2 AND ($1 IS NULL OR id = $1)";
+        let done = sqlx::query(sql).bind(job).execute(&self.pool).await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Archived jobs, newest start first, from the database alone (no directory walk).
+    pub async fn archive_list(&self, f: &ArchiveFilter) -> Result<Vec<ArchivedJob>, sqlx::Error> {
+        let mut sql = String::from(
+            "SELECT id, job_id, cluster, start_time, user_name, project, archive_location FROM job j \
+             WHERE monitoring_status = 3",
+        );
+        let mut binds: Vec<super::values::Val> = Vec::new();
+        let mut add = |clause: &str, v: super::values::Val| {
+            binds.push(v);
+            sql.push_str(&clause.replace("$?", &format!("${}", binds.len())));
+        };
+        if let Some(c) = &f.cluster {
+            add(" AND cluster = $?", c.as_str().into());
+        }
+        if let Some(u) = &f.user {
+            add(" AND user_name = $?", u.as_str().into());
+        }
+        if let Some(p) = &f.project {
+            add(" AND project = $?", p.as_str().into());
+        }
+        if let Some(t) = f.from {
+            add(" AND start_time >= $?", t.into());
+        }
+        if let Some(t) = f.to {
+            add(" AND start_time <= $?", t.into());
+        }
+        if let Some((ty, name)) = &f.tag {
+            add(" AND EXISTS (SELECT 1 FROM job_tag jt JOIN tag t ON t.id = jt.tag_id WHERE jt.job_id = j.id AND t.tag_type = $?", ty.as_str().into());
+            add(" AND t.tag_name = $?)", name.as_str().into());
+        }
+        sql.push_str(" ORDER BY start_time DESC, id DESC");
+        let rows = super::values::bind_all(sqlx::query(&sql), binds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ArchivedJob {
+                    id: r.try_get(0)?,
+                    job_id: r.try_get(1)?,
+                    cluster: r.try_get(2)?,
+                    start_time: r.try_get(3)?,
+                    user: r.try_get(4)?,
+                    project: r.try_get(5)?,
+                    location: r.try_get::<Option<String>, _>(6)?.unwrap_or_default(),
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,268 @@
+//! The archiver: contract layout, retries and failure, crash safety.
+
+use crate::events::*;
+use crate::helpers::*;
+use crate::on_both_databases;
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::Command;
+
+on_both_databases!(
+    a_stopped_job_is_archived_at_the_contract_path_with_its_final_state,
+    a_failing_archive_is_retried_then_marked_failed_then_requeued_by_archive_retry,
+    sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated_file,
+);
+
+fn archive_toml(root: &Path, extra: &str) -> String {
+    format!(
+        "[archive]\npath = \"{}\"\nretry_base_secs = 1\n{extra}",
+        root.display()
+    )
+}
+
+fn read_json(path: &Path) -> Value {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
+        .arg("archive")
+        .args(args)
+        .arg("--config")
+        .arg(app.config_path())
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+async fn a_stopped_job_is_archived_at_the_contract_path_with_its_final_state(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let root = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(root.path(), "");
+    let app = TestApp::spawn(setup).await;
+    let mut start = start_json(1403244, 1608923076);
+    start["cluster"] = json!("emmy");
+    start["tags"] = json!([{"type": "app", "name": "vasp"}]);
+    start["metaData"] = json!({"jobName": "relax"});
+    start["submitTime"] = json!(1608920000);
+    start["requestedMemory"] = json!(64000);
+    let mut quiet = start_json(7, 1608923076);
+    quiet["cluster"] = json!("emmy");
+    quiet["monitoringStatus"] = json!(0);
+    for j in [&start, &quiet] {
+        assert_eq!(
+            app.post("/api/jobs/start_job/", &j.to_string()).await.0,
+            201
+        );
+    }
+    for id in [1403244, 7] {
+        let stop = json!({"jobId": id, "cluster": "emmy", "stopTime": 1608926676, "jobState": "completed"});
+        assert_eq!(
+            app.post("/api/jobs/stop_job/", &stop.to_string()).await.0,
+            200
+        );
+    }
+    eventually(30, "job archived", || async {
+        app.jobs("cluster=emmy&state=completed")
+            .await
+            .iter()
+            .any(|j| j["monitoringStatus"] == 3)
+    })
+    .await;
+    let dir = root.path().join("emmy/1403/244/1608923076");
+    let meta = read_json(&dir.join("meta.json"));
+    assert_eq!(std::fs::read(dir.join("data.json")).unwrap(), b"{}");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("version.txt")).unwrap(),
+        "3"
+    );
+    assert_eq!(
+        read_json(&root.path().join("emmy/cluster.json"))["name"],
+        "emmy"
+    );
+    assert_eq!(
+        (
+            &meta["jobState"],
+            &meta["duration"],
+            &meta["monitoringStatus"]
+        ),
+        (&json!("completed"), &json!(3600), &json!(3))
+    );
+    assert_eq!(
+        (&meta["submitTime"], &meta["requestedMemory"]),
+        (&json!(1608920000), &json!(64000))
+    );
+    assert_eq!(meta["tags"][0]["name"], "vasp");
+    assert_eq!(meta["metaData"]["jobName"], "relax");
+    assert!(meta.get("archiveLocation").is_none());
+
+    let jobs = app.jobs("cluster=emmy").await;
+    let archived = jobs.iter().find(|j| j["jobId"] == 1403244).unwrap();
+    assert_eq!(archived["archiveLocation"], "emmy/1403/244/1608923076");
+    let quiet = jobs.iter().find(|j| j["jobId"] == 7).unwrap();
+    assert_eq!(
+        quiet["monitoringStatus"], 0,
+        "monitoringStatus 0 is never archived"
+    );
+    assert!(!root.path().join("emmy/0/007").exists());
+
+    let (ok, out) = cli(&app, &["verify"]);
+    assert!(
+        ok && out.contains("1 archived job(s) checked, 0 problem(s)"),
+        "{out}"
+    );
+    let (ok, out) = cli(&app, &["list", "--tag", "app:vasp", "--from", "2020-12-25"]);
+    assert!(ok && out.contains("emmy/1403/244/1608923076"), "{out}");
+    let (_, out) = cli(&app, &["list", "--user", "nobody"]);
+    assert!(!out.contains("emmy/1403"), "{out}");
+}
+
+async fn a_failing_archive_is_retried_then_marked_failed_then_requeued_by_archive_retry(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let base = tempfile::tempdir().unwrap();
+    let root = base.path().join("archive");
+    // A file where the archive folder should be: every write fails (root ignores modes).
+    std::fs::write(&root, b"not a folder").unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(&root, "max_attempts = 2\n");
+    let app = TestApp::spawn(setup).await;
+    app.post("/api/jobs/start_job/", &start_json(5, 1000).to_string())
+        .await;
+    app.post(
+        "/api/jobs/stop_job/",
+        &stop_json(5, None, 1100, "completed").to_string(),
+    )
+    .await;
+    eventually(30, "archiving failed for good", || async {
+        app.jobs("").await[0]["monitoringStatus"] == 2
+    })
+    .await;
+    let job = &app.jobs("").await[0];
+    assert!(
+        job["archiveError"]
+            .as_str()
+            .unwrap()
+            .contains("writing testcluster/0/005/1000"),
+        "{job}"
+    );
+    assert!(app.metric("jobledger_archive_write_failures_total").await >= 2.0);
+    assert_eq!(app.metric("jobledger_archive_failed").await, 1.0);
+
+    std::fs::remove_file(&root).unwrap();
+    let (ok, out) = cli(&app, &["retry", "--all-failed"]);
+    assert!(ok && out.contains("1 job(s)"), "{out}");
+    eventually(30, "archived after the retry", || async {
+        app.jobs("").await[0]["monitoringStatus"] == 3
+    })
+    .await;
+    assert!(app.jobs("").await[0].get("archiveError").is_none());
+    assert!(root.join("testcluster/0/005/1000/meta.json").is_file());
+}
+
+async fn sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated_file(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let root = tempfile::tempdir().unwrap();
+    const JOBS: i64 = 5000;
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(root.path(), "enabled = false\n");
+    let mut app = TestApp::spawn(setup).await;
+    let mut lines = Vec::new();
+    for id in 1..=JOBS {
+        lines.push(start_line(&start_json(id, 1000)).into_bytes());
+        lines.push(stop_line(id, Some(1000), 1060, "completed").into_bytes());
+    }
+    let js = app.setup.jetstream().await;
+    publish_all(&js, &app.setup.job_subject, lines).await;
+    eventually(120, "the queue is filled", || async {
+        app.get("/api/jobs/?state=completed&items-per-page=1")
+            .await
+            .1["total"]
+            == JOBS
+    })
+    .await;
+    app.terminate();
+
+    app.setup.extra = archive_toml(root.path(), "lease_secs = 5\nbatch_size = 100\n");
+    app.restart().await;
+    let archived = |app: &TestApp| {
+        let base = app.base.clone();
+        let http = app.http.clone();
+        async move {
+            let url = format!("{base}/metrics");
+            let text = http.get(url).send().await.unwrap().text().await.unwrap();
+            let waiting: i64 = text
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("jobledger_archive_queue_depth ")?
+                        .parse()
+                        .ok()
+                })
+                .unwrap_or(JOBS);
+            JOBS - waiting
+        }
+    };
+    eventually(120, "part of the queue archived", || async {
+        archived(&app).await >= 500
+    })
+    .await;
+    app.kill();
+    let at_kill = ledger_status_counts(&tdb).await;
+    assert!(
+        at_kill.3 > 0 && at_kill.3 < JOBS,
+        "killed mid-queue: {at_kill:?}"
+    );
+    app.restart().await;
+    eventually(180, "every job archived", || async {
+        ledger_status_counts(&tdb).await.3 == JOBS
+    })
+    .await;
+    assert_eq!(ledger_status_counts(&tdb).await, (0, 0, 0, JOBS));
+    let (mut metas, mut partial) = (0, Vec::new());
+    for entry in walk(root.path()) {
+        let name = entry.file_name().unwrap().to_str().unwrap().to_string();
+        if name.starts_with('.') {
+            partial.push(entry);
+        } else if name == "meta.json" {
+            read_json(&entry);
+            metas += 1;
+        }
+    }
+    assert!(partial.is_empty(), "temporary files left: {partial:?}");
+    assert_eq!(metas, JOBS);
+}
+
+/// (monitoring 0, 1, 2, 3) over all jobs, from the database.
+async fn ledger_status_counts(db: &TestDb) -> (i64, i64, i64, i64) {
+    let store = db.store().await;
+    let row: (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COUNT(*) FROM job WHERE monitoring_status = 0), \
+         (SELECT COUNT(*) FROM job WHERE monitoring_status = 1), \
+         (SELECT COUNT(*) FROM job WHERE monitoring_status = 2), \
+         (SELECT COUNT(*) FROM job WHERE monitoring_status = 3)",
+    )
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    store.close().await;
+    row
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
