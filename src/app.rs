@@ -72,6 +72,7 @@ impl Application {
             nats: Some(self.nats.clone()),
             ingest: self.health.clone(),
             server_id: server_id(),
+            archive: crate::archive::file::FileArchive::new(self.config.archive.path.clone()),
         };
         let ingest_task = tokio::spawn(ingest.run(shutdown.clone()));
         let held_task = tokio::spawn(held::run(

@@ -6,6 +6,7 @@
 //! after a crash, whatever was waiting or claimed is archived by the next pass.
 
 pub mod admin;
+pub mod bundle;
 pub mod file;
 pub mod layout;
 

@@ -72,6 +72,56 @@ pub async fn get_one(
     }
 }
 
+/// The archived job as one `.tar.zst` (meta.json and data.json, as stored).
+pub async fn archive_bundle(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::bad_request(format!("job id must be a number, got {id:?}")))?;
+    let job = app
+        .store
+        .job_by_id(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no job with id {id}")))?;
+    let location = match (&job.archive_location, job.monitoring_status) {
+        (Some(l), 3) => l.clone(),
+        (_, status) => {
+            return Err(ApiError::not_found(format!(
+                "job {id} is not archived (monitoringStatus {status})"
+            )))
+        }
+    };
+    let archive = app.archive.clone();
+    let bundle =
+        tokio::task::spawn_blocking(move || crate::archive::bundle::tar_zst(&archive, &location))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| {
+                tracing::error!(job = id, error = %e, "reading an archived job failed");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("the archived files of job {id} cannot be read"),
+                )
+            })?;
+    let name = format!("{}-{}-{}.tar.zst", job.cluster, job.job_id, job.start_time);
+    Ok((
+        [
+            (
+                axum::http::header::CONTENT_TYPE,
+                "application/zstd".to_string(),
+            ),
+            (
+                axum::http::header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        bundle,
+    )
+        .into_response())
+}
+
 pub async fn start(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
     let (outcome, ids) =
         apply_body(&app, Kind::StartJob, "http:/api/jobs/start_job/", body).await?;

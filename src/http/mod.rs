@@ -25,12 +25,15 @@ pub struct AppState {
     pub nats: Option<async_nats::Client>,
     pub ingest: Arc<IngestHealth>,
     pub server_id: String,
+    /// The file archive, for `GET /api/jobs/{id}/archive`.
+    pub archive: crate::archive::file::FileArchive,
 }
 
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/api/jobs/", get(jobs::list))
         .route("/api/jobs/{id}", get(jobs::get_one))
+        .route("/api/jobs/{id}/archive", get(jobs::archive_bundle))
         .route("/api/jobs/start_job/", post(jobs::start).put(jobs::start))
         .route(
             "/api/jobs/stop_job/",

@@ -111,6 +111,28 @@ async fn a_stopped_job_is_archived_at_the_contract_path_with_its_final_state(db:
     );
     assert!(!root.path().join("emmy/0/007").exists());
 
+    let bundle = |id: &Value| {
+        let url = format!("{}/api/jobs/{id}/archive", app.base);
+        let http = app.http.clone();
+        async move { http.get(url).send().await.unwrap() }
+    };
+    let r = bundle(&archived["id"]).await;
+    assert_eq!(r.status().as_u16(), 200);
+    let tarball = zstd::decode_all(&r.bytes().await.unwrap()[..]).unwrap();
+    let mut files = std::collections::BTreeMap::new();
+    for entry in tar::Archive::new(tarball.as_slice()).entries().unwrap() {
+        let mut entry = entry.unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut bytes).unwrap();
+        files.insert(entry.path().unwrap().display().to_string(), bytes);
+    }
+    assert_eq!(
+        files["meta.json"],
+        std::fs::read(dir.join("meta.json")).unwrap()
+    );
+    assert_eq!(files["data.json"], b"{}");
+    assert_eq!(bundle(&quiet["id"]).await.status().as_u16(), 404);
+
     let (ok, out) = cli(&app, &["verify"]);
     assert!(
         ok && out.contains("1 archived job(s) checked, 0 problem(s)"),
