@@ -30,6 +30,8 @@ pub enum ArchiveCommand {
     },
     /// Check that every archived job has readable, parseable files; print what is wrong.
     Verify,
+    /// Import an existing cc-backend job archive (version 3) into the database.
+    Import { path: std::path::PathBuf },
     /// Put jobs whose archiving failed (monitoringStatus 2) back in the queue.
     Retry {
         #[arg(long, conflicts_with = "all_failed")]
@@ -83,6 +85,23 @@ pub async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<ExitCod
                 );
             }
             ExitCode::SUCCESS
+        }
+        ArchiveCommand::Import { path } => {
+            let report = super::import::import(&store, &path).await?;
+            for p in &report.problems {
+                println!("problem: {p}");
+            }
+            println!(
+                "{} job(s) imported, {} already present, {} problem(s)",
+                report.imported,
+                report.present,
+                report.problems.len()
+            );
+            if report.problems.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         ArchiveCommand::Verify => {
             verify(&store, &FileArchive::new(config.archive.path.clone())).await?

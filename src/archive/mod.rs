@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod bundle;
 pub mod file;
+pub mod import;
 pub mod layout;
 
 use crate::config::ArchiveConfig;

@@ -6,7 +6,9 @@
 //! expires and the job is archived again, to identical files.
 
 use super::query::JobRecord;
-use super::Store;
+use super::write::insert_new;
+use super::{ApplyError, Store};
+use crate::domain::rules::{InstanceKey, NewJob};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -34,7 +36,57 @@ pub struct ArchiveFilter {
     pub to: Option<i64>,
 }
 
+/// A job read from an existing archive: stopped, and already where `location` says.
+#[derive(Debug, Clone)]
+pub struct ImportedJob {
+    pub job: NewJob,
+    pub location: String,
+}
+
 impl Store {
+    /// Insert archived jobs with monitoringStatus 3; instances already present are left
+    /// alone. Returns (inserted, already present).
+    pub async fn archive_import(
+        &self,
+        jobs: &[ImportedJob],
+        now: i64,
+    ) -> Result<(usize, usize), ApplyError> {
+        let mut tx = self.pool.begin().await?;
+        let mut new = Vec::new();
+        for j in jobs {
+            let exists: Option<i64> = sqlx::query_scalar(
+                "SELECT id FROM job WHERE job_id = $1 AND cluster = $2 AND start_time = $3",
+            )
+            .bind(j.job.job.job_id)
+            .bind(&j.job.job.cluster)
+            .bind(j.job.job.start_time)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if exists.is_none() {
+                new.push(j);
+            }
+        }
+        let rows: Vec<NewJob> = new.iter().map(|j| j.job.clone()).collect();
+        let ids = insert_new(&mut tx, &rows).await?;
+        for j in &new {
+            let key = InstanceKey {
+                cluster: j.job.job.cluster.clone(),
+                job_id: j.job.job.job_id,
+                start_time: j.job.job.start_time,
+            };
+            sqlx::query(
+                "UPDATE job SET monitoring_status = 3, archive_location = $1, archived_at = $2 WHERE id = $3",
+            )
+            .bind(&j.location)
+            .bind(now)
+            .bind(ids.get(&key).copied())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok((new.len(), jobs.len() - new.len()))
+    }
+
     /// Claim up to `limit` waiting jobs for `lease_until`; returns them as the API shows them.
     pub async fn archive_claim(
         &self,

@@ -93,6 +93,16 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
+/// Insert new instances and their tags; returns their ids.
+pub(super) async fn insert_new(
+    conn: &mut AnyConnection,
+    jobs: &[NewJob],
+) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
+    let ids = insert_jobs(conn, jobs).await?;
+    insert_tags(conn, jobs, &ids).await?;
+    Ok(ids)
+}
+
 async fn insert_jobs(
     conn: &mut AnyConnection,
     jobs: &[NewJob],

@@ -11,6 +11,7 @@ on_both_databases!(
     a_stopped_job_is_archived_at_the_contract_path_with_its_final_state,
     a_failing_archive_is_retried_then_marked_failed_then_requeued_by_archive_retry,
     sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated_file,
+    archive_then_import_into_an_empty_database_gives_the_same_jobs,
 );
 
 fn archive_toml(root: &Path, extra: &str) -> String {
@@ -287,4 +288,130 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// Every job of a database as JSON, without what differs between databases by nature.
+async fn all_jobs(db: &TestDb) -> Vec<Value> {
+    let store = db.store().await;
+    let filter = jobledger::store::query::JobFilter::default();
+    let (jobs, _) = store.list_jobs(&filter, 1, 100_000, true).await.unwrap();
+    store.close().await;
+    let mut out: Vec<Value> = jobs
+        .into_iter()
+        .map(|j| {
+            let mut v = serde_json::to_value(j).unwrap();
+            let o = v.as_object_mut().unwrap();
+            o.remove("id");
+            o.remove("archivedAt");
+            for t in o["tags"].as_array_mut().unwrap() {
+                t.as_object_mut().unwrap().remove("id");
+            }
+            v
+        })
+        .collect();
+    out.sort_by_key(|v| {
+        (
+            v["cluster"].to_string(),
+            v["jobId"].as_i64(),
+            v["startTime"].as_i64(),
+        )
+    });
+    out
+}
+
+async fn archive_then_import_into_an_empty_database_gives_the_same_jobs(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let root = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(root.path(), "");
+    let app = TestApp::spawn(setup).await;
+    for id in 1..=20 {
+        let mut j = start_json(id, 1000 + id);
+        j["tags"] = json!([{"type": "app", "name": format!("a{}", id % 3)}]);
+        j["metaData"] =
+            json!({"jobName": format!("job {id}"), "jobScript": "#!/bin/sh\necho \"hi\""});
+        j["numNodes"] = json!(2);
+        j["resources"] = json!([{"hostname": "n1", "hwthreads": [0, 1]}, {"hostname": "n2"}]);
+        j["requestedMemory"] = json!(id * 1000);
+        assert_eq!(
+            app.post("/api/jobs/start_job/", &j.to_string()).await.0,
+            201
+        );
+        let state = if id % 4 == 0 { "failed" } else { "completed" };
+        let stop = stop_json(id, None, 2000 + id, state).to_string();
+        assert_eq!(app.post("/api/jobs/stop_job/", &stop).await.0, 200);
+    }
+    eventually(60, "all archived", || async {
+        app.jobs("")
+            .await
+            .iter()
+            .all(|j| j["monitoringStatus"] == 3)
+    })
+    .await;
+
+    let fresh = TestDb::new(db).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
+        .args(["archive", "import"])
+        .arg(root.path())
+        .arg("--config")
+        .arg(app.config_path())
+        .env("JOBLEDGER_DATABASE_URL", &fresh.url)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("20 job(s) imported, 0 already present"),
+        "{text}"
+    );
+    let (before, after) = (all_jobs(&tdb).await, all_jobs(&fresh).await);
+    assert_eq!(before.len(), 20);
+    assert_eq!(before, after);
+}
+
+/// A job as cc-backend (before 1.5) wrote it: `exclusive`, `statistics`, status 1.
+#[tokio::test]
+async fn a_cc_backend_archive_imports_with_its_history() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("emmy/1403/244/1608923076");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(root.path().join("version.txt"), "3\n").unwrap();
+    let meta = json!({
+        "jobId": 1403244, "user": "emmyUser6", "project": "no project", "cluster": "emmy",
+        "subCluster": "main", "partition": "work", "arrayJobId": 0, "numNodes": 1,
+        "numHwthreads": 20, "numAcc": 0, "exclusive": 1, "monitoringStatus": 1, "smt": 1,
+        "jobState": "completed", "duration": 1492, "walltime": 86400,
+        "resources": [{"hostname": "e0102"}], "startTime": 1608923076, "tags": [],
+        "statistics": {"cpu_load": {"unit": {"base": ""}, "avg": 19.9, "min": 0.2, "max": 20.1}},
+        "metaData": {"jobName": "abc"}
+    });
+    std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
+    std::fs::write(dir.join("data.json"), "{}").unwrap();
+    let broken = root.path().join("emmy/1/001/5");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(broken.join("meta.json"), "{half").unwrap();
+
+    let tdb = TestDb::new(Db::Sqlite).await;
+    let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
+        .args(["archive", "import"])
+        .arg(root.path())
+        .env("JOBLEDGER_DATABASE_URL", &tdb.url)
+        .current_dir(root.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        !out.status.success(),
+        "a problem makes the exit code non-zero"
+    );
+    assert!(
+        text.contains("1 job(s) imported") && text.contains("1 problem(s)"),
+        "{text}"
+    );
+    assert!(text.contains("emmy/1/001/5/meta.json: not JSON"), "{text}");
+    let jobs = all_jobs(&tdb).await;
+    assert_eq!(jobs[0]["stopTime"], 1608923076 + 1492);
+    assert_eq!(jobs[0]["shared"], "none");
+    assert_eq!(jobs[0]["monitoringStatus"], 3);
+    assert_eq!(jobs[0]["archiveLocation"], "emmy/1403/244/1608923076");
 }
