@@ -5,6 +5,7 @@
 use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone)]
 pub struct FileArchive {
@@ -27,7 +28,8 @@ impl FileArchive {
         fs::create_dir_all(dir)?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         remove_stale_temporaries(dir, name);
-        let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
+        let n = WRITES.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
         let written = (|| {
             let mut f = File::create(&tmp)?;
             f.write_all(bytes)?;
@@ -39,6 +41,33 @@ impl FileArchive {
             let _ = fs::remove_file(&tmp);
         }
         written
+    }
+
+    /// Write several files of one folder (`dir` below the root), each atomically, with one
+    /// flush of the folder at the end.
+    pub fn put_all(&self, dir: &str, files: &[(&str, &[u8])]) -> io::Result<()> {
+        let dir = self.root.join(dir);
+        fs::create_dir_all(&dir)?;
+        let mut staged = Vec::with_capacity(files.len());
+        let result = (|| {
+            for (name, bytes) in files {
+                remove_stale_temporaries(&dir, name);
+                let n = WRITES.fetch_add(1, Ordering::Relaxed);
+                let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
+                staged.push(tmp.clone());
+                let mut f = File::create(&tmp)?;
+                f.write_all(bytes)?;
+                f.sync_all()?;
+            }
+            for (tmp, (name, _)) in staged.iter().zip(files) {
+                fs::rename(tmp, dir.join(name))?;
+            }
+            File::open(&dir)?.sync_all()
+        })();
+        if result.is_err() {
+            staged.iter().for_each(|t| drop(fs::remove_file(t)));
+        }
+        result
     }
 
     /// Write only if nothing is there yet (version.txt, cluster.json).
@@ -54,15 +83,21 @@ impl FileArchive {
     }
 }
 
-/// A process killed mid-write leaves `.<name>.tmp-<pid>`; the retry of that job clears it.
+/// Makes temporary names unique among this process's concurrent writes.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// A process killed mid-write leaves `.<name>.tmp-<pid>-<n>`; the retry of that job clears
+/// it. Temporaries of this process belong to writes in progress and are left alone.
 fn remove_stale_temporaries(dir: &Path, name: &str) {
     let prefix = format!(".{name}.tmp-");
+    let mine = format!("{prefix}{}-", std::process::id());
     if let Ok(entries) = fs::read_dir(dir) {
         for e in entries.flatten() {
-            if e.file_name()
+            let stale = e
+                .file_name()
                 .to_str()
-                .is_some_and(|n| n.starts_with(&prefix))
-            {
+                .is_some_and(|n| n.starts_with(&prefix) && !n.starts_with(&mine));
+            if stale {
                 let _ = fs::remove_file(e.path());
             }
         }
@@ -72,6 +107,16 @@ fn remove_stale_temporaries(dir: &Path, name: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn put_all_writes_every_file_of_a_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = FileArchive::new(dir.path().to_path_buf());
+        a.put_all("c/1", &[("data.json", b"{}"), ("meta.json", b"[]")])
+            .unwrap();
+        assert_eq!(a.get("c/1/meta.json").unwrap(), b"[]");
+        assert_eq!(fs::read_dir(dir.path().join("c/1")).unwrap().count(), 2);
+    }
 
     #[test]
     fn put_replaces_atomically_and_leaves_no_temporary_file() {

@@ -24,6 +24,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// Durable writes wait on the disk, not the CPU, so several run at once.
+const WRITES_IN_FLIGHT: usize = 32;
+
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Pass {
@@ -91,10 +94,12 @@ impl Archiver {
         let n = self.passes.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}-{}-{n}", crate::app::server_id(), std::process::id());
         let lease_until = now + self.cfg.lease.as_secs() as i64;
+        let t0 = Instant::now();
         let jobs = self
             .store
             .archive_claim(&token, now, lease_until, self.cfg.batch_size)
             .await?;
+        let claimed_at = t0.elapsed();
         let mut pass = Pass {
             claimed: jobs.len(),
             ..Pass::default()
@@ -102,17 +107,13 @@ impl Archiver {
         if jobs.is_empty() {
             return Ok(pass);
         }
+        if let Err(e) = self.prepare(&jobs).await {
+            tracing::warn!(error = %e, "writing version.txt or cluster.json failed");
+        }
         // Durable writes wait on the disk, not the CPU: several at once.
         let results: Vec<(i64, Result<String, String>)> = futures::stream::iter(jobs)
-            .map(|job| async move {
-                let started = Instant::now();
-                let result = self.write(job.clone()).await;
-                self.metrics
-                    .archive_seconds
-                    .observe(started.elapsed().as_secs_f64());
-                (job.id, result)
-            })
-            .buffer_unordered(8)
+            .map(|job| async move { (job.id, self.write(job).await) })
+            .buffer_unordered(WRITES_IN_FLIGHT)
             .collect()
             .await;
         let mut done = Vec::new();
@@ -143,7 +144,15 @@ impl Archiver {
                 }
             }
         }
+        let written_at = t0.elapsed();
         pass.archived = self.store.archive_done(&token, &done, now).await? as usize;
+        tracing::debug!(
+            jobs = pass.claimed,
+            claim_ms = claimed_at.as_millis() as u64,
+            write_ms = (written_at - claimed_at).as_millis() as u64,
+            record_ms = (t0.elapsed() - written_at).as_millis() as u64,
+            "archive pass"
+        );
         self.metrics.archived.inc_by(pass.archived as u64);
         self.metrics.archive_failures.inc_by(pass.failed as u64);
         Ok(pass)
@@ -151,27 +160,14 @@ impl Archiver {
 
     /// Write one job's files; returns its location below the archive root.
     async fn write(&self, job: JobRecord) -> Result<String, String> {
+        let started = Instant::now();
         let dir = layout::job_dir(&job.cluster, job.job_id, job.start_time);
-        let cluster = job.cluster.clone();
-        let first_of_cluster = self
-            .known
-            .lock()
-            .map(|k| !k.contains(&cluster))
-            .unwrap_or(true);
-        let cluster_json = first_of_cluster.then(|| {
-            let known = self.clusters.all().iter().find(|c| c.name == cluster);
-            layout::cluster_json(&cluster, known)
-        });
         let archive = self.archive.clone();
         let location = dir.clone();
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            archive.put_if_missing("version.txt", layout::VERSION.as_bytes())?;
-            if let Some(c) = cluster_json {
-                archive.put_if_missing(&format!("{cluster}/cluster.json"), &c)?;
-            }
-            archive.put(&format!("{dir}/data.json"), &layout::data_json())?;
+        tokio::task::spawn_blocking(move || {
             // meta.json last: its presence means the job is complete.
-            archive.put(&format!("{dir}/meta.json"), &layout::meta_json(&job))
+            let (data, meta) = (layout::data_json(), layout::meta_json(&job));
+            archive.put_all(&dir, &[("data.json", &data), ("meta.json", &meta)])
         })
         .await
         .map_err(|e| format!("archive writer stopped: {e}"))?
@@ -181,15 +177,49 @@ impl Archiver {
                 self.archive.root().display()
             )
         })?;
-        if first_of_cluster {
-            if let Ok(mut k) = self.known.lock() {
-                k.insert(job_cluster(&location));
-            }
-        }
+        self.metrics
+            .archive_seconds
+            .observe(started.elapsed().as_secs_f64());
         Ok(location)
     }
-}
 
-fn job_cluster(location: &str) -> String {
-    location.split('/').next().unwrap_or("").to_string()
+    /// `version.txt` and the `cluster.json` of clusters new to this process, once each,
+    /// before a pass writes its jobs in parallel.
+    async fn prepare(&self, jobs: &[JobRecord]) -> std::io::Result<()> {
+        let mut new: Vec<String> = {
+            let known = self
+                .known
+                .lock()
+                .map_err(|_| std::io::Error::other("lock poisoned"))?;
+            jobs.iter()
+                .map(|j| j.cluster.clone())
+                .filter(|c| !known.contains(c))
+                .collect()
+        };
+        new.sort();
+        new.dedup();
+        if new.is_empty() {
+            return Ok(());
+        }
+        let files: Vec<(String, Vec<u8>)> = new
+            .iter()
+            .map(|c| {
+                let known = self.clusters.all().iter().find(|k| k.name == *c);
+                (format!("{c}/cluster.json"), layout::cluster_json(c, known))
+            })
+            .collect();
+        let archive = self.archive.clone();
+        tokio::task::spawn_blocking(move || {
+            archive.put_if_missing("version.txt", layout::VERSION.as_bytes())?;
+            files
+                .iter()
+                .try_for_each(|(key, bytes)| archive.put_if_missing(key, bytes))
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        if let Ok(mut known) = self.known.lock() {
+            known.extend(new);
+        }
+        Ok(())
+    }
 }

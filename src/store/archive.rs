@@ -115,31 +115,53 @@ impl Store {
         self.jobs_by_ids(&ids).await
     }
 
-    /// Record archived jobs `(id, location)`, each only while `token` still holds its lease.
-    /// Returns how many were recorded.
+    /// Record archived jobs `(id, location)`, each only while `token` still holds its lease,
+    /// in one statement per chunk. Returns how many were recorded.
     pub async fn archive_done(
         &self,
         token: &str,
         done: &[(i64, String)],
         now: i64,
     ) -> Result<u64, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut conn = self.pool.acquire().await?;
+        let style = super::values::style(&conn);
         let mut n = 0;
-        for (id, location) in done {
-            n += sqlx::query(
-                "UPDATE job SET monitoring_status = 3, archive_location = $1, archived_at = $2, \
+        for chunk in done.chunks(500) {
+            // Placeholders in text order: now, the VALUES rows, token.
+            let (now_p, rows, token_p) = match style {
+                super::values::Style::Question => (
+                    "?".to_string(),
+                    super::values::placeholders(style, chunk.len(), 2),
+                    "?".to_string(),
+                ),
+                super::values::Style::Dollar => {
+                    let rows: Vec<String> = (0..chunk.len())
+                        .map(|i| format!("(${}::BIGINT,${})", 2 + 2 * i, 3 + 2 * i))
+                        .collect();
+                    (
+                        "$1".into(),
+                        rows.join(","),
+                        format!("${}", 2 + 2 * chunk.len()),
+                    )
+                }
+            };
+            let sql = format!(
+                "UPDATE job SET monitoring_status = 3, archive_location = v.column2, archived_at = {now_p}, \
                  archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL \
-                 WHERE id = $3 AND archive_lease = $4 AND monitoring_status = 1",
-            )
-            .bind(location)
-            .bind(now)
-            .bind(id)
-            .bind(token)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
+                 FROM (VALUES {rows}) AS v WHERE job.id = v.column1 AND job.archive_lease = {token_p} \
+                 AND job.monitoring_status = 1"
+            );
+            let mut vals: Vec<super::values::Val> = vec![now.into()];
+            for (id, location) in chunk {
+                vals.push((*id).into());
+                vals.push(location.as_str().into());
+            }
+            vals.push(token.into());
+            n += super::values::bind_all(sqlx::query(&sql), vals)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
         }
-        tx.commit().await?;
         Ok(n)
     }
 
