@@ -80,6 +80,14 @@ impl Application {
             self.config.ingest.clone(),
             shutdown.clone(),
         ));
+        let retention_task =
+            crate::archive::retention::enabled(&self.config.retention).then(|| {
+                tokio::spawn(crate::archive::retention::run(
+                    self.store.clone(),
+                    self.config.retention.clone(),
+                    shutdown.clone(),
+                ))
+            });
         let archive_task = self.config.archive.enabled.then(|| {
             let archiver = Archiver::new(
                 self.store.clone(),
@@ -98,7 +106,7 @@ impl Application {
         shutdown.cancel();
         let _ = ingest_task.await;
         let _ = held_task.await;
-        if let Some(t) = archive_task {
+        for t in [archive_task, retention_task].into_iter().flatten() {
             let _ = t.await;
         }
         // Acknowledgements are buffered publishes: send them before closing.

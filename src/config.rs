@@ -20,7 +20,19 @@ pub struct Config {
     pub ingest: IngestConfig,
     pub emit: EmitConfig,
     pub archive: ArchiveConfig,
+    pub retention: RetentionConfig,
     pub clusters: Clusters,
+}
+
+/// What the database forgets, and when. Off (0 days) by default.
+#[derive(Debug, Clone)]
+pub struct RetentionConfig {
+    /// Delete node-state history rows older than this many days (0: keep).
+    pub node_history_days: u32,
+    /// Remove archived jobs (monitoringStatus 3) stopped more than this many days ago
+    /// (0: keep). The archive keeps them; `archive import` brings them back.
+    pub archived_jobs_days: u32,
+    pub interval: Duration,
 }
 
 /// The archiver inside `serve` (cc-backend job-archive v3 layout).
@@ -97,7 +109,16 @@ struct RawConfig {
     ingest: RawIngest,
     emit: RawEmit,
     archive: RawArchive,
+    retention: RawRetention,
     clusters: Vec<RawCluster>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawRetention {
+    node_history_days: Option<u32>,
+    archived_jobs_days: Option<u32>,
+    interval_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -292,6 +313,11 @@ impl Config {
         if !(1..=10_000).contains(&archive.batch_size) {
             return Err(err("archive.batch_size", "must be 1 to 10000".into()));
         }
+        let retention = RetentionConfig {
+            node_history_days: raw.retention.node_history_days.unwrap_or(0),
+            archived_jobs_days: raw.retention.archived_jobs_days.unwrap_or(0),
+            interval: secs(raw.retention.interval_secs, 3600).max(Duration::from_secs(1)),
+        };
         let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
         Ok(Config {
             source: source_name.to_string(),
@@ -301,6 +327,7 @@ impl Config {
             ingest,
             emit,
             archive,
+            retention,
             clusters,
         })
     }

@@ -10,6 +10,7 @@ pub mod bundle;
 pub mod file;
 pub mod import;
 pub mod layout;
+pub mod retention;
 
 use crate::config::ArchiveConfig;
 use crate::domain::cluster::Clusters;

@@ -202,6 +202,29 @@ impl Store {
             .await
     }
 
+    /// Delete node-state history older than `before` (unix s). Returns rows deleted.
+    pub async fn forget_node_history(&self, before: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query("DELETE FROM node_state_history WHERE time < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Remove up to `limit` archived jobs that stopped before `before`; their tags go with
+    /// them. Returns how many. Small chunks keep each transaction short.
+    pub async fn forget_archived_jobs(&self, before: i64, limit: i64) -> Result<u64, sqlx::Error> {
+        let done = sqlx::query(
+            "DELETE FROM job WHERE id IN (SELECT id FROM job WHERE monitoring_status = 3 \
+             AND stop_time < $1 ORDER BY id LIMIT $2)",
+        )
+        .bind(before)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Put failed jobs (one, or all) back in the queue. Returns how many.
     pub async fn archive_requeue(&self, job: Option<i64>) -> Result<u64, sqlx::Error> {
         let sql =

@@ -9,7 +9,10 @@ use jobledger::domain::{Event, RejectKind};
 use jobledger::store::{Input, Store};
 use tokio_util::sync::CancellationToken;
 
-on_both_databases!(a_stop_and_a_requeue_in_one_batch_over_a_stored_instance_both_apply);
+on_both_databases!(
+    a_stop_and_a_requeue_in_one_batch_over_a_stored_instance_both_apply,
+    retention_forgets_old_history_and_old_archived_jobs_only,
+);
 
 fn origin(n: usize) -> Origin {
     Origin {
@@ -105,4 +108,65 @@ async fn a_redelivered_rejection_is_stored_once() {
     store.apply(std::slice::from_ref(&bad), true).await.unwrap();
     store.apply(&[bad], true).await.unwrap();
     assert_eq!(store.list_rejected(1, 10).await.unwrap().1, 1);
+}
+
+async fn retention_forgets_old_history_and_old_archived_jobs_only(db: Db) {
+    use jobledger::archive::retention::{try_once, Forgotten};
+    let (_tdb, store) = migrated(db).await;
+    let now = chrono::Utc::now().timestamp();
+    let mut tagged = crate::events::start_json(1, 1000);
+    tagged["tags"] = serde_json::json!([{"type": "t", "name": "n"}]);
+    let inputs = [
+        Input::Event(event(Kind::StartJob, tagged), origin(0)),
+        Input::Event(stop(1, 2000), origin(1)),
+        Input::Event(start(2, 1000), origin(2)),
+        Input::Event(stop(2, 2000), origin(3)),
+        Input::Event(start(3, now - 100), origin(4)),
+        Input::Event(stop(3, now - 50), origin(5)),
+    ];
+    store.apply(&inputs, true).await.unwrap();
+    // Jobs 1 (stopped long ago) and 3 (stopped just now) are archived; 2 is not.
+    sqlx::query("UPDATE job SET monitoring_status = 3 WHERE job_id IN (1, 3)")
+        .execute(store.pool())
+        .await
+        .unwrap();
+    for t in [1000, now] {
+        sqlx::query("INSERT INTO node_state_history (cluster, hostname, node_state, flags, time) VALUES ('c', 'n1', 'idle', '', $1)")
+            .bind(t)
+            .execute(store.pool())
+            .await
+            .unwrap();
+    }
+    let off = jobledger::config::Config::from_toml("", "test")
+        .unwrap()
+        .retention;
+    assert_eq!(
+        try_once(&store, &off, now).await.unwrap(),
+        Forgotten::default()
+    );
+    let cfg = jobledger::config::Config::from_toml(
+        "[retention]\nnode_history_days = 1\narchived_jobs_days = 1\n",
+        "test",
+    )
+    .unwrap()
+    .retention;
+    let forgot = try_once(&store, &cfg, now).await.unwrap();
+    assert_eq!(
+        forgot,
+        Forgotten {
+            history_rows: 1,
+            jobs: 1
+        }
+    );
+    let left: Vec<i64> = sqlx::query_scalar("SELECT job_id FROM job ORDER BY job_id")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(left, [2, 3]);
+    let tags: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM job_tag")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(tags, 0, "the forgotten job's tags went with it");
+    assert_eq!(store.node_history_len("c", "n1").await.unwrap(), 1);
 }
