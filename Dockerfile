@@ -9,7 +9,8 @@ COPY benches benches
 RUN cargo build --release --locked --bin jobledger
 
 FROM debian:bookworm-slim
-RUN useradd --system --home /var/lib/jobledger --create-home jobledger
+RUN useradd --system --home /var/lib/jobledger --create-home jobledger \
+ && install -d -o jobledger /var/lib/jobledger/var
 COPY --from=build /src/target/release/jobledger /usr/local/bin/jobledger
 USER jobledger
 WORKDIR /var/lib/jobledger
