@@ -4,6 +4,7 @@
 //! archive, then runs the real archiver (`Archiver::try_once`, durable file writes) until
 //! the queue is empty; jobs/s, median of BENCH_RUNS (3), for SQLite and Postgres.
 
+use jobledger::archive::backend::Backend;
 use jobledger::archive::Archiver;
 use jobledger::config::Config;
 use jobledger::decode::{decode_message, Decoded};
@@ -62,6 +63,7 @@ async fn run_once(url: &str, dir: &std::path::Path, jobs: usize) -> f64 {
     let config = Config::from_toml(&text, "bench").unwrap();
     let archiver = Archiver::new(
         store.clone(),
+        Backend::from_config(&config.archive).unwrap(),
         config.archive,
         Clusters::default(),
         Arc::new(Metrics::new()),

@@ -1,6 +1,7 @@
 //! Startup: build every component from the configuration, run them until one shutdown
 //! token is cancelled, then wait for each to finish its work in hand.
 
+use crate::archive::backend::Backend;
 use crate::archive::Archiver;
 use crate::config::Config;
 use crate::http::{router, AppState};
@@ -18,6 +19,7 @@ pub struct Application {
     listener: TcpListener,
     store: Store,
     nats: async_nats::Client,
+    archive: Backend,
     metrics: Arc<Metrics>,
     health: Arc<IngestHealth>,
 }
@@ -26,6 +28,8 @@ impl Application {
     /// Connect the database (migrating it), bind the HTTP listener and start connecting to
     /// NATS. Fails only on what an admin must fix: bad database, port taken, bad credentials.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let archive = Backend::from_config(&config.archive)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", config.source))?;
         let store = Store::connect(&config.database_url).await?;
         store.migrate().await?;
         let listener = TcpListener::bind(config.http_listen)
@@ -37,6 +41,7 @@ impl Application {
             listener,
             store,
             nats,
+            archive,
             metrics: Arc::new(Metrics::new()),
             health: Arc::new(IngestHealth::default()),
         })
@@ -72,7 +77,7 @@ impl Application {
             nats: Some(self.nats.clone()),
             ingest: self.health.clone(),
             server_id: server_id(),
-            archive: crate::archive::file::FileArchive::new(self.config.archive.path.clone()),
+            archive: self.archive.clone(),
         };
         let ingest_task = tokio::spawn(ingest.run(shutdown.clone()));
         let held_task = tokio::spawn(held::run(
@@ -91,6 +96,7 @@ impl Application {
         let archive_task = self.config.archive.enabled.then(|| {
             let archiver = Archiver::new(
                 self.store.clone(),
+                self.archive.clone(),
                 self.config.archive.clone(),
                 self.config.clusters.clone(),
                 self.metrics.clone(),

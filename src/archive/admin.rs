@@ -1,7 +1,7 @@
 //! `jobledger archive list | verify | retry`: answered from the database, not by walking
 //! the archive, except `verify`, which reads exactly the files the database points at.
 
-use super::file::FileArchive;
+use super::backend::Backend;
 use crate::config::Config;
 use crate::store::archive::ArchiveFilter;
 use crate::store::Store;
@@ -104,7 +104,9 @@ pub async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<ExitCod
             }
         }
         ArchiveCommand::Verify => {
-            verify(&store, &FileArchive::new(config.archive.path.clone())).await?
+            let archive = Backend::from_config(&config.archive)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", config.source))?;
+            verify(&store, &archive).await?
         }
         ArchiveCommand::Retry { job, all_failed } => {
             if job.is_none() && !all_failed {
@@ -119,17 +121,21 @@ pub async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<ExitCod
     Ok(code)
 }
 
-async fn verify(store: &Store, archive: &FileArchive) -> anyhow::Result<ExitCode> {
+async fn verify(store: &Store, archive: &Backend) -> anyhow::Result<ExitCode> {
     let jobs = store.archive_list(&ArchiveFilter::default()).await?;
     let mut problems = 0;
     for j in &jobs {
         for name in ["meta.json", "data.json"] {
             let key = format!("{}/{name}", j.location);
             let gz = format!("{key}.gz");
-            let found = archive
-                .get(&key)
-                .map(|b| (key.clone(), b))
-                .or_else(|_| archive.get(&gz).map(|b| (gz.clone(), b)));
+            let found = match archive.get(&key).await {
+                Ok(b) => Ok((key.clone(), b)),
+                Err(e) => archive
+                    .get(&gz)
+                    .await
+                    .map(|b| (gz.clone(), b))
+                    .map_err(|_| e),
+            };
             let problem = match found {
                 Err(e) => Some(format!("{key}: {e}")),
                 Ok((k, _)) if k.ends_with(".gz") => None, // gzip: present is enough here

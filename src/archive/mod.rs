@@ -6,6 +6,7 @@
 //! after a crash, whatever was waiting or claimed is archived by the next pass.
 
 pub mod admin;
+pub mod backend;
 pub mod bundle;
 pub mod file;
 pub mod import;
@@ -17,7 +18,7 @@ use crate::domain::cluster::Clusters;
 use crate::metrics::Metrics;
 use crate::store::query::JobRecord;
 use crate::store::Store;
-use file::FileArchive;
+use backend::Backend;
 use futures::StreamExt;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,7 +40,7 @@ pub struct Pass {
 
 pub struct Archiver {
     store: Store,
-    archive: FileArchive,
+    archive: Backend,
     cfg: ArchiveConfig,
     clusters: Clusters,
     metrics: Arc<Metrics>,
@@ -51,13 +52,14 @@ pub struct Archiver {
 impl Archiver {
     pub fn new(
         store: Store,
+        archive: Backend,
         cfg: ArchiveConfig,
         clusters: Clusters,
         metrics: Arc<Metrics>,
     ) -> Archiver {
         Archiver {
             store,
-            archive: FileArchive::new(cfg.path.clone()),
+            archive,
             cfg,
             clusters,
             metrics,
@@ -67,7 +69,7 @@ impl Archiver {
     }
 
     pub async fn run(self, shutdown: CancellationToken) {
-        tracing::info!(path = %self.archive.root().display(), "archiver running");
+        tracing::info!(archive = %self.archive.describe(), "archiver running");
         loop {
             let idle = match self.try_once().await {
                 Ok(p) => p.claimed == 0,
@@ -163,25 +165,19 @@ impl Archiver {
     async fn write(&self, job: JobRecord) -> Result<String, String> {
         let started = Instant::now();
         let dir = layout::job_dir(&job.cluster, job.job_id, job.start_time);
-        let archive = self.archive.clone();
-        let location = dir.clone();
-        tokio::task::spawn_blocking(move || {
-            // meta.json last: its presence means the job is complete.
-            let (data, meta) = (layout::data_json(), layout::meta_json(&job));
-            archive.put_all(&dir, &[("data.json", &data), ("meta.json", &meta)])
-        })
-        .await
-        .map_err(|e| format!("archive writer stopped: {e}"))?
-        .map_err(|e| {
-            format!(
-                "writing {location} below {}: {e}",
-                self.archive.root().display()
-            )
-        })?;
+        // meta.json last: its presence means the job is complete.
+        let files = vec![
+            ("data.json", layout::data_json()),
+            ("meta.json", layout::meta_json(&job)),
+        ];
+        self.archive
+            .put_job(&dir, files)
+            .await
+            .map_err(|e| format!("writing {dir} below {}: {e}", self.archive.describe()))?;
         self.metrics
             .archive_seconds
             .observe(started.elapsed().as_secs_f64());
-        Ok(location)
+        Ok(dir)
     }
 
     /// `version.txt` and the `cluster.json` of clusters new to this process, once each,
@@ -209,15 +205,12 @@ impl Archiver {
                 (format!("{c}/cluster.json"), layout::cluster_json(c, known))
             })
             .collect();
-        let archive = self.archive.clone();
-        tokio::task::spawn_blocking(move || {
-            archive.put_if_missing("version.txt", layout::VERSION.as_bytes())?;
-            files
-                .iter()
-                .try_for_each(|(key, bytes)| archive.put_if_missing(key, bytes))
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        self.archive
+            .put_if_missing("version.txt", layout::VERSION.as_bytes().to_vec())
+            .await?;
+        for (key, bytes) in files {
+            self.archive.put_if_missing(&key, bytes).await?;
+        }
         if let Ok(mut known) = self.known.lock() {
             known.extend(new);
         }

@@ -93,18 +93,15 @@ pub async fn archive_bundle(
             )))
         }
     };
-    let archive = app.archive.clone();
-    let bundle =
-        tokio::task::spawn_blocking(move || crate::archive::bundle::tar_zst(&archive, &location))
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| {
-                tracing::error!(job = id, error = %e, "reading an archived job failed");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    format!("the archived files of job {id} cannot be read"),
-                )
-            })?;
+    let bundle = crate::archive::bundle::tar_zst(&app.archive, &location)
+        .await
+        .map_err(|e| {
+            tracing::error!(job = id, error = %e, "reading an archived job failed");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the archived files of job {id} cannot be read"),
+            )
+        })?;
     let name = format!("{}-{}-{}.tar.zst", job.cluster, job.job_id, job.start_time);
     Ok((
         [

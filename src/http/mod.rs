@@ -25,8 +25,8 @@ pub struct AppState {
     pub nats: Option<async_nats::Client>,
     pub ingest: Arc<IngestHealth>,
     pub server_id: String,
-    /// The file archive, for `GET /api/jobs/{id}/archive`.
-    pub archive: crate::archive::file::FileArchive,
+    /// The archive, for `GET /api/jobs/{id}/archive`.
+    pub archive: crate::archive::backend::Backend,
 }
 
 pub fn router(state: AppState) -> Router {

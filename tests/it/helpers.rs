@@ -42,7 +42,7 @@ fn sh(cmd: &str) {
     let _ = Command::new("sh").arg("-c").arg(cmd).status();
 }
 
-fn port_open(port: u16) -> bool {
+pub fn port_open(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 

@@ -4,6 +4,7 @@ mod events;
 mod helpers;
 
 mod archive;
+mod archive_s3;
 mod bad_input;
 mod cli;
 mod compat;

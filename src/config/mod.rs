@@ -3,8 +3,12 @@
 //! Every error names the key and where it came from (file or environment variable), because
 //! the person reading it is an admin at a terminal who should not have to guess.
 
+mod archive;
+
 use crate::domain::cluster::{Cluster, Clusters, SubCluster};
 use crate::hostlist::HostList;
+pub use archive::{ArchiveConfig, RetentionConfig, S3Config};
+use archive::{RawArchive, RawRetention};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -22,34 +26,6 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub retention: RetentionConfig,
     pub clusters: Clusters,
-}
-
-/// What the database forgets, and when. Off (0 days) by default.
-#[derive(Debug, Clone)]
-pub struct RetentionConfig {
-    /// Delete node-state history rows older than this many days (0: keep).
-    pub node_history_days: u32,
-    /// Remove archived jobs (monitoringStatus 3) stopped more than this many days ago
-    /// (0: keep). The archive keeps them; `archive import` brings them back.
-    pub archived_jobs_days: u32,
-    pub interval: Duration,
-}
-
-/// The archiver inside `serve` (cc-backend job-archive v3 layout).
-#[derive(Debug, Clone)]
-pub struct ArchiveConfig {
-    /// Root folder of the file archive.
-    pub path: PathBuf,
-    /// False: this process does not archive (another one does).
-    pub enabled: bool,
-    /// Failed writes before a job gets monitoringStatus 2.
-    pub max_attempts: i64,
-    /// Jobs claimed per pass.
-    pub batch_size: i64,
-    /// First retry delay; doubled per attempt, at most one hour.
-    pub retry_base: Duration,
-    /// How long a claim holds before another process may take the job over.
-    pub lease: Duration,
 }
 
 /// `jobledger emit`, the publisher Slurm hooks call.
@@ -111,26 +87,6 @@ struct RawConfig {
     archive: RawArchive,
     retention: RawRetention,
     clusters: Vec<RawCluster>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawRetention {
-    node_history_days: Option<u32>,
-    archived_jobs_days: Option<u32>,
-    interval_secs: Option<u64>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
-struct RawArchive {
-    kind: Option<String>,
-    path: Option<PathBuf>,
-    enabled: Option<bool>,
-    max_attempts: Option<i64>,
-    batch_size: Option<i64>,
-    retry_base_secs: Option<u64>,
-    lease_secs: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -288,36 +244,8 @@ impl Config {
         if emit.deadline < Duration::from_millis(10) {
             return Err(err("emit.deadline_ms", "must be at least 10".into()));
         }
-        let a = raw.archive;
-        match a.kind.as_deref() {
-            None | Some("file") => {}
-            Some("s3") => {
-                return Err(err(
-                    "archive.kind",
-                    "\"s3\" is not available in this build yet; use \"file\"".into(),
-                ))
-            }
-            Some(other) => return Err(err("archive.kind", format!("{other:?}: use \"file\""))),
-        }
-        let archive = ArchiveConfig {
-            path: a.path.unwrap_or_else(|| "var/archive".into()),
-            enabled: a.enabled.unwrap_or(true),
-            max_attempts: a.max_attempts.unwrap_or(5),
-            batch_size: a.batch_size.unwrap_or(200),
-            retry_base: secs(a.retry_base_secs, 5).max(Duration::from_secs(1)),
-            lease: secs(a.lease_secs, 300).max(Duration::from_secs(5)),
-        };
-        if !(1..=100).contains(&archive.max_attempts) {
-            return Err(err("archive.max_attempts", "must be 1 to 100".into()));
-        }
-        if !(1..=10_000).contains(&archive.batch_size) {
-            return Err(err("archive.batch_size", "must be 1 to 10000".into()));
-        }
-        let retention = RetentionConfig {
-            node_history_days: raw.retention.node_history_days.unwrap_or(0),
-            archived_jobs_days: raw.retention.archived_jobs_days.unwrap_or(0),
-            interval: secs(raw.retention.interval_secs, 3600).max(Duration::from_secs(1)),
-        };
+        let archive = archive::parse(raw.archive).map_err(|(k, m)| err(k, m))?;
+        let retention = archive::parse_retention(raw.retention);
         let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
         Ok(Config {
             source: source_name.to_string(),
@@ -471,11 +399,32 @@ mod tests {
                 "[[clusters]]\nname = \"f\"\nsubclusters = [{name = \"m\", nodes = \"f[1-\"}]",
                 "clusters[0].subclusters[0].nodes",
             ),
+            ("[archive]\nkind = \"tape\"", "archive.kind"),
+            ("[archive]\nkind = \"s3\"", "archive.bucket"),
+            (
+                "[archive]\nkind = \"s3\"\nbucket = \"b\"\nendpoint = \"s3.local\"",
+                "archive.endpoint",
+            ),
+            (
+                "[archive]\nkind = \"s3\"\nbucket = \"b\"\naccess_key = \"k\"",
+                "archive.secret_key",
+            ),
+            ("[archive]\nmax_attempts = 0", "archive.max_attempts"),
         ];
         for (doc, key) in cases {
             let e = Config::from_toml(doc, "f.toml").unwrap_err();
             assert_eq!(e.key, key, "{doc}");
         }
+    }
+
+    #[test]
+    fn an_s3_archive_keeps_its_secret_out_of_debug_output() {
+        let doc = "[archive]\nkind = \"s3\"\nbucket = \"jobs\"\n\
+                   endpoint = \"https://s3.example.org/\"\naccess_key = \"k\"\nsecret_key = \"hush\"";
+        let c = Config::from_toml(doc, "f.toml").unwrap();
+        let s3 = c.archive.s3.as_ref().unwrap();
+        assert_eq!(s3.endpoint.as_deref(), Some("https://s3.example.org"));
+        assert!(!format!("{c:?}").contains("hush"));
     }
 
     #[test]
@@ -492,7 +441,7 @@ mod tests {
 
     #[test]
     fn the_shipped_example_config_parses() {
-        let text = include_str!("../config/jobledger.toml");
+        let text = include_str!("../../config/jobledger.toml");
         Config::from_toml(text, "config/jobledger.toml").unwrap();
     }
 }
