@@ -67,6 +67,7 @@ async fn run_once(url: &str, dir: &std::path::Path, jobs: usize) -> f64 {
         config.archive,
         Clusters::default(),
         Arc::new(Metrics::new()),
+        Arc::new(jobledger::feed::Feed::local()),
     );
     let t0 = Instant::now();
     let mut archived = 0;

@@ -4,6 +4,7 @@
 use crate::archive::backend::Backend;
 use crate::archive::Archiver;
 use crate::config::Config;
+use crate::feed::Feed;
 use crate::http::{router, AppState};
 use crate::ingest::{held, nats, Ingest, IngestHealth};
 use crate::metrics::Metrics;
@@ -61,6 +62,14 @@ impl Application {
     /// batch in hand before it returns; HTTP finishes the requests in flight.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let addr = self.local_addr();
+        // One feed of committed changes, shared with the other processes over NATS.
+        let (feed, relay) = Feed::shared(
+            self.nats.clone(),
+            crate::feed::subject(&self.config.nats.stream),
+            shutdown.clone(),
+        );
+        let feed = Arc::new(feed);
+        let relay_task = tokio::spawn(relay);
         let ingest = Ingest {
             store: self.store.clone(),
             js: async_nats::jetstream::new(self.nats.clone()),
@@ -69,6 +78,7 @@ impl Application {
             clusters: self.config.clusters.clone(),
             metrics: self.metrics.clone(),
             health: self.health.clone(),
+            feed: feed.clone(),
         };
         let state = AppState {
             store: self.store.clone(),
@@ -78,11 +88,15 @@ impl Application {
             ingest: self.health.clone(),
             server_id: server_id(),
             archive: self.archive.clone(),
+            auth: self.config.auth.as_ref().and_then(|a| a.verifier.clone()),
+            feed: feed.clone(),
+            shutdown: shutdown.clone(),
         };
         let ingest_task = tokio::spawn(ingest.run(shutdown.clone()));
         let held_task = tokio::spawn(held::run(
             self.store.clone(),
             self.config.ingest.clone(),
+            feed.clone(),
             shutdown.clone(),
         ));
         let retention_task =
@@ -100,9 +114,17 @@ impl Application {
                 self.config.archive.clone(),
                 self.config.clusters.clone(),
                 self.metrics.clone(),
+                feed.clone(),
             );
             tokio::spawn(archiver.run(shutdown.clone()))
         });
+        match &self.config.auth {
+            Some(_) => tracing::info!("API tokens required ([auth])"),
+            None => tracing::warn!(
+                %addr,
+                "no [auth] section: every caller is trusted, so jobledger listens on loopback only"
+            ),
+        }
         tracing::info!(%addr, config = %self.config.source, "jobledger serving");
         let http_shutdown = shutdown.clone();
         let served = axum::serve(self.listener, router(state))
@@ -112,7 +134,10 @@ impl Application {
         shutdown.cancel();
         let _ = ingest_task.await;
         let _ = held_task.await;
-        for t in [archive_task, retention_task].into_iter().flatten() {
+        for t in [archive_task, retention_task, Some(relay_task)]
+            .into_iter()
+            .flatten()
+        {
             let _ = t.await;
         }
         // Acknowledgements are buffered publishes: send them before closing.

@@ -1,5 +1,7 @@
-//! The command line: `jobledger serve`, `migrate`, `emit` and `archive`.
+//! The command line: `jobledger serve`, `migrate`, `emit`, `archive`, the admin commands
+//! (`jobs`, `stats`, `rejected`), tokens (`keygen`, `token`) and `seed`.
 
+use crate::admin;
 use crate::app::Application;
 use crate::config::Config;
 use crate::store::Store;
@@ -41,6 +43,66 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::archive::admin::ArchiveCommand,
     },
+    /// Jobs from a running jobledger (HTTP API): list with filters, or show one.
+    Jobs {
+        #[command(subcommand)]
+        command: admin::JobsCommand,
+    },
+    /// Usage per group: jobs, node-, core- and GPU-hours, average wait.
+    Stats {
+        /// user, project, cluster, partition, subcluster or state.
+        #[arg(long, default_value = "project")]
+        by: String,
+        #[command(flatten)]
+        filters: Box<admin::Filters>,
+        #[command(flatten)]
+        remote: admin::Remote,
+    },
+    /// Events jobledger could not apply, newest first, with the reason.
+    Rejected {
+        #[arg(long, default_value_t = 100)]
+        limit: u32,
+        #[command(flatten)]
+        remote: admin::Remote,
+    },
+    /// Write an Ed25519 key pair for API tokens (jwt.pub, jwt.key) in cc-backend's format.
+    Keygen {
+        /// Folder for the two files.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
+    /// Print an API token signed with the private key.
+    Token {
+        /// Who the token is for (a user name for the user role).
+        #[arg(long)]
+        sub: String,
+        /// admin, api, manager or user.
+        #[arg(long)]
+        role: String,
+        /// Projects a manager may read, comma-separated.
+        #[arg(long, value_delimiter = ',')]
+        projects: Vec<String>,
+        /// Days until it expires; 0 for never (cc-backend's API tokens).
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// Private key file (default: [auth] private_key_file, else $JWT_PRIVATE_KEY).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Fill an empty database with synthetic jobs, for benchmarks.
+    Seed {
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long, default_value_t = 10_000_000)]
+        jobs: u64,
+        /// Start times spread over this many days, ending now.
+        #[arg(long, default_value_t = 365)]
+        days: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
@@ -65,6 +127,58 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Archive { config, command } => {
             let config = Config::load(config.as_deref())?;
             crate::archive::admin::run(command, &config).await
+        }
+        Command::Jobs { command } => admin::jobs(command).await.map(|_| ExitCode::SUCCESS),
+        Command::Stats {
+            by,
+            filters,
+            remote,
+        } => admin::stats(by, filters, remote)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Rejected { limit, remote } => admin::rejected(limit, remote)
+            .await
+            .map(|_| ExitCode::SUCCESS),
+        Command::Keygen { out } => admin::keys::keygen(&out).map(|_| ExitCode::SUCCESS),
+        Command::Token {
+            sub,
+            role,
+            projects,
+            days,
+            key,
+            config,
+        } => {
+            let token = admin::keys::token(admin::keys::TokenRequest {
+                sub,
+                role,
+                projects,
+                days,
+                key_file: key,
+                config,
+            })?;
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Seed {
+            config,
+            jobs,
+            days,
+            seed,
+        } => {
+            let config = Config::load(config.as_deref())?;
+            let store = Store::connect(&config.database_url).await?;
+            store.migrate().await?;
+            let shape = admin::seed::Shape {
+                jobs,
+                days,
+                seed,
+                ..admin::seed::Shape::default()
+            };
+            let now = chrono::Utc::now().timestamp();
+            let n = admin::seed::seed(&store, &shape, now).await?;
+            store.close().await;
+            println!("{n} synthetic jobs written to {}", config.database_url);
+            Ok(ExitCode::SUCCESS)
         }
     }
 }

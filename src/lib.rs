@@ -15,13 +15,16 @@
 //! [`app`] wires them together; [`config`] and [`cli`] are the edges; [`hostlist`] is the
 //! Slurm hostlist syntax shared by the configuration and the publishers.
 
+pub mod admin;
 pub mod app;
 pub mod archive;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod domain;
 pub mod emit;
+pub mod feed;
 pub mod hostlist;
 pub mod http;
 pub mod ingest;

@@ -14,7 +14,9 @@ pub mod layout;
 pub mod retention;
 
 use crate::config::ArchiveConfig;
+use crate::domain::change::{Change, ChangeKind};
 use crate::domain::cluster::Clusters;
+use crate::feed::Feed;
 use crate::metrics::Metrics;
 use crate::store::query::JobRecord;
 use crate::store::Store;
@@ -44,6 +46,7 @@ pub struct Archiver {
     cfg: ArchiveConfig,
     clusters: Clusters,
     metrics: Arc<Metrics>,
+    feed: Arc<Feed>,
     /// Clusters whose cluster.json exists, so it is checked once per process.
     known: Mutex<HashSet<String>>,
     passes: AtomicU64,
@@ -56,6 +59,7 @@ impl Archiver {
         cfg: ArchiveConfig,
         clusters: Clusters,
         metrics: Arc<Metrics>,
+        feed: Arc<Feed>,
     ) -> Archiver {
         Archiver {
             store,
@@ -63,6 +67,7 @@ impl Archiver {
             cfg,
             clusters,
             metrics,
+            feed,
             known: Mutex::new(HashSet::new()),
             passes: AtomicU64::new(0),
         }
@@ -148,7 +153,17 @@ impl Archiver {
             }
         }
         let written_at = t0.elapsed();
-        pass.archived = self.store.archive_done(&token, &done, now).await? as usize;
+        let recorded = self.store.archive_done(&token, &done, now).await?;
+        pass.archived = recorded.len();
+        self.feed.publish(
+            recorded
+                .into_iter()
+                .map(|id| Change {
+                    kind: ChangeKind::Archived,
+                    id,
+                })
+                .collect(),
+        );
         tracing::debug!(
             jobs = pass.claimed,
             claim_ms = claimed_at.as_millis() as u64,

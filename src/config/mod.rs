@@ -4,11 +4,13 @@
 //! the person reading it is an admin at a terminal who should not have to guess.
 
 mod archive;
+mod auth;
 
 use crate::domain::cluster::{Cluster, Clusters, SubCluster};
 use crate::hostlist::HostList;
 pub use archive::{ArchiveConfig, RetentionConfig, S3Config};
 use archive::{RawArchive, RawRetention};
+pub use auth::AuthConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -26,6 +28,8 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub retention: RetentionConfig,
     pub clusters: Clusters,
+    /// `None`: no `[auth]` section and no `JWT_PUBLIC_KEY`; loopback only, no tokens.
+    pub auth: Option<AuthConfig>,
 }
 
 /// `jobledger emit`, the publisher Slurm hooks call.
@@ -87,6 +91,7 @@ struct RawConfig {
     archive: RawArchive,
     retention: RawRetention,
     clusters: Vec<RawCluster>,
+    auth: Option<auth::RawAuth>,
 }
 
 #[derive(Deserialize, Default)]
@@ -172,7 +177,33 @@ impl Config {
             None => Self::from_toml("", "built-in defaults")?,
         };
         config.apply_env(|k| std::env::var(k).ok())?;
+        config.check()?;
         Ok(config)
+    }
+
+    /// What only the whole configuration can tell: a key for `[auth]`, and no API
+    /// without authentication beyond this host.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        let err = |key: &str, message: String| ConfigError {
+            source_name: self.source.clone(),
+            key: key.to_string(),
+            message,
+        };
+        match &self.auth {
+            Some(a) if a.verifier.is_none() => Err(err(
+                "auth.public_key",
+                "[auth] needs a key: public_key, public_key_file or JWT_PUBLIC_KEY".into(),
+            )),
+            None if !self.http_listen.ip().is_loopback() => Err(err(
+                "http.listen",
+                format!(
+                    "{} is reachable from other hosts, but there is no [auth] section: \
+                     add one (see `jobledger keygen`) or listen on a loopback address",
+                    self.http_listen
+                ),
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Parse a TOML document; `source_name` is used in error messages.
@@ -247,6 +278,10 @@ impl Config {
         let archive = archive::parse(raw.archive).map_err(|(k, m)| err(k, m))?;
         let retention = archive::parse_retention(raw.retention);
         let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
+        let auth = match raw.auth {
+            Some(a) => Some(auth::parse(a).map_err(|(k, m)| err(k, m))?),
+            None => None,
+        };
         Ok(Config {
             source: source_name.to_string(),
             database_url,
@@ -257,6 +292,7 @@ impl Config {
             archive,
             retention,
             clusters,
+            auth,
         })
     }
 
@@ -277,6 +313,16 @@ impl Config {
         }
         if let Some(v) = get("JOBLEDGER_HTTP_LISTEN") {
             self.http_listen = parse_listen(&v).map_err(|m| err("JOBLEDGER_HTTP_LISTEN", m))?;
+        }
+        // cc-backend's variable: a site moving over keeps its key where it is.
+        if let Some(v) = get("JWT_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
+            let verifier = crate::auth::jwt::Verifier::from_base64(&v)
+                .map_err(|m| err("JWT_PUBLIC_KEY", m))?;
+            let auth = self.auth.get_or_insert(AuthConfig {
+                verifier: None,
+                private_key_file: None,
+            });
+            auth.verifier = Some(std::sync::Arc::new(verifier));
         }
         Ok(())
     }
@@ -437,6 +483,34 @@ mod tests {
             .apply_env(|k| (k == "JOBLEDGER_DATABASE_URL").then(|| "nope".into()))
             .unwrap_err();
         assert_eq!(e.key, "JOBLEDGER_DATABASE_URL");
+    }
+
+    #[test]
+    fn without_auth_only_loopback_is_served() {
+        let c = Config::from_toml("[http]\nlisten = \"0.0.0.0:8080\"", "f.toml").unwrap();
+        let e = c.check().unwrap_err();
+        assert_eq!(
+            (e.key.as_str(), e.source_name.as_str()),
+            ("http.listen", "f.toml")
+        );
+        let c = Config::from_toml("[http]\nlisten = \"[::1]:8080\"", "f.toml").unwrap();
+        c.check().unwrap();
+    }
+
+    #[test]
+    fn an_auth_section_needs_a_valid_key() {
+        let c = Config::from_toml("[auth]\n", "f.toml").unwrap();
+        assert_eq!(c.check().unwrap_err().key, "auth.public_key");
+        let e = Config::from_toml("[auth]\npublic_key = \"c2hvcnQ=\"", "f.toml").unwrap_err();
+        assert!(
+            e.key == "auth.public_key" && e.message.contains("32 bytes"),
+            "{e}"
+        );
+        let (public, _) = crate::auth::jwt::generate().unwrap();
+        let mut c = Config::from_toml("[http]\nlisten = \"0.0.0.0:1\"", "f.toml").unwrap();
+        c.apply_env(|k| (k == "JWT_PUBLIC_KEY").then(|| public.clone()))
+            .unwrap();
+        c.check().unwrap();
     }
 
     #[test]

@@ -7,21 +7,25 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StartJobWire {
     pub id: Option<i64>,
+    #[schema(required = true)]
     pub job_id: Option<i64>,
+    #[schema(required = true)]
     pub cluster: Option<String>,
     pub sub_cluster: Option<String>,
     pub partition: Option<String>,
     pub project: Option<String>,
+    #[schema(required = true)]
     pub user: Option<String>,
     pub shared: Option<String>,
     /// cc-backend before v1.5 sent `exclusive` (0 shared, 1 exclusive, 2 one user) instead of `shared`.
     pub exclusive: Option<i64>,
     pub job_state: Option<String>,
     pub tags: Option<Vec<TagWire>>,
+    #[schema(required = true)]
     pub resources: Option<Vec<ResourceWire>>,
     pub meta_data: Option<BTreeMap<String, String>>,
     pub footprint: Option<BTreeMap<String, f64>>,
@@ -33,16 +37,18 @@ pub struct StartJobWire {
     pub walltime: Option<i64>,
     pub requested_memory: Option<i64>,
     pub submit_time: Option<i64>,
+    #[schema(required = true)]
     pub start_time: Option<i64>,
     pub duration: Option<i64>,
     pub smt: Option<i64>,
     pub monitoring_status: Option<i64>,
+    #[schema(required = true)]
     pub num_nodes: Option<i64>,
     pub num_hwthreads: Option<i64>,
     pub num_acc: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagWire {
     #[serde(default, skip_serializing)]
@@ -55,7 +61,7 @@ pub struct TagWire {
 }
 
 /// Stored as JSON text and returned unchanged, so it round-trips through the API.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceWire {
     pub hostname: String,
@@ -67,26 +73,29 @@ pub struct ResourceWire {
     pub configuration: Option<String>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct StopJobWire {
+    #[schema(required = true)]
     pub job_id: Option<i64>,
     pub cluster: Option<String>,
     pub start_time: Option<i64>,
     pub job_state: Option<String>,
+    #[schema(required = true)]
     pub stop_time: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeStatesWire {
+    #[schema(required = true)]
     pub cluster: Option<String>,
     /// cc-slurm-adapter names the list `node` in some versions.
     #[serde(alias = "node")]
     pub nodes: Option<Vec<NodeWire>>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct NodeWire {
     pub hostname: Option<String>,

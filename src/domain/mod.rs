@@ -2,9 +2,11 @@
 //! Nothing here does I/O; the store feeds the rules what the database holds and writes
 //! back what they decide.
 
+pub mod change;
 pub mod cluster;
 pub mod job;
 pub mod nodestate;
+pub mod query;
 pub mod rules;
 
 use job::{StartJob, StopJob};

@@ -1,19 +1,34 @@
-//! HTTP: cc-backend compatible job API (contract section 4), health and metrics.
+//! HTTP: the cc-backend compatible job API (contract section 4), queries, statistics,
+//! live events, health and metrics. Every `/api/` route takes a [`auth::Caller`].
 
+mod auth;
+mod edit;
 mod error;
+mod events;
+mod filters;
+mod ingest;
 mod jobs;
+pub mod openapi;
 mod params;
+mod stats;
 mod status;
 
 pub use error::ApiError;
 
+use crate::auth::jwt::Verifier;
 use crate::domain::cluster::Clusters;
+use crate::feed::Feed;
 use crate::ingest::IngestHealth;
 use crate::metrics::Metrics;
 use crate::store::Store;
-use axum::routing::{get, post};
+use axum::http::header;
+use axum::routing::get;
 use axum::Router;
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// What every handler may use. Cheap to clone.
 #[derive(Clone)]
@@ -27,27 +42,58 @@ pub struct AppState {
     pub server_id: String,
     /// The archive, for `GET /api/jobs/{id}/archive`.
     pub archive: crate::archive::backend::Backend,
+    /// `None`: no `[auth]`, loopback only, every caller trusted.
+    pub auth: Option<Arc<Verifier>>,
+    /// Committed changes, for `GET /api/events`.
+    pub feed: Arc<Feed>,
+    /// The process's shutdown token: event streams end with it, so shutdown never waits
+    /// for a dashboard to hang up.
+    pub shutdown: CancellationToken,
+}
+
+/// The routes and the OpenAPI document they make up.
+fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::get_one))
+        .routes(routes!(jobs::archive_bundle))
+        .routes(routes!(ingest::start))
+        .routes(routes!(ingest::stop))
+        .routes(routes!(edit::add_tags, edit::remove_tags))
+        .routes(routes!(edit::edit_meta))
+        .routes(routes!(edit::get_meta, edit::put_meta, edit::delete_meta))
+        .routes(routes!(stats::stats))
+        .routes(routes!(events::events))
+        .routes(routes!(status::nodestate))
+        .routes(routes!(status::nodes))
+        .routes(routes!(status::rejected))
+        .routes(routes!(status::version))
+        .routes(routes!(status::healthz))
+        .routes(routes!(status::metrics))
+        .split_for_parts()
+}
+
+/// The OpenAPI document of every route, as served at `/api/openapi.json`.
+pub fn openapi_document() -> serde_json::Value {
+    openapi::finish(api().1)
 }
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/api/jobs/", get(jobs::list))
-        .route("/api/jobs/{id}", get(jobs::get_one))
-        .route("/api/jobs/{id}/archive", get(jobs::archive_bundle))
-        .route("/api/jobs/start_job/", post(jobs::start).put(jobs::start))
+    let (routes, doc) = api();
+    let json = Arc::new(openapi::finish(doc).to_string());
+    routes
         .route(
-            "/api/jobs/stop_job/",
-            post(jobs::stop).put(jobs::stop).patch(jobs::stop),
+            "/api/openapi.json",
+            get(move || {
+                let json = json.clone();
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "application/json")],
+                        (*json).clone(),
+                    )
+                }
+            }),
         )
-        .route(
-            "/api/nodestate/",
-            post(status::nodestate).put(status::nodestate),
-        )
-        .route("/api/nodes/", get(status::nodes))
-        .route("/api/rejected/", get(status::rejected))
-        .route("/api/version", get(status::version))
-        .route("/healthz", get(status::healthz))
-        .route("/metrics", get(status::metrics))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }

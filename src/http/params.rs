@@ -2,6 +2,7 @@
 //! values are a 400 that names the parameter, never silently ignored.
 
 use super::ApiError;
+use std::str::FromStr;
 
 pub struct Params(Vec<(String, String)>);
 
@@ -37,10 +38,6 @@ impl Params {
         Ok(first)
     }
 
-    pub fn string(&self, key: &str) -> Result<Option<String>, ApiError> {
-        Ok(self.one(key)?.map(String::from))
-    }
-
     pub fn positive(&self, key: &str, default: i64) -> Result<i64, ApiError> {
         match self.one(key)? {
             None => Ok(default),
@@ -61,24 +58,29 @@ impl Params {
         }
     }
 
-    /// `<from>-<to>` in unix seconds, both inclusive.
-    pub fn range(&self, key: &str) -> Result<Option<(i64, i64)>, ApiError> {
-        let Some(v) = self.one(key)? else {
-            return Ok(None);
-        };
-        let bad = || {
-            ApiError::bad_request(format!(
-                "{key} must be <from>-<to> in unix seconds, got {v:?}"
-            ))
-        };
-        let (a, b) = v.split_once('-').ok_or_else(bad)?;
-        let (from, to) = (
-            a.parse::<i64>().map_err(|_| bad())?,
-            b.parse::<i64>().map_err(|_| bad())?,
-        );
-        if from > to {
-            return Err(bad());
+    /// A parameter given at most once; an empty value is a mistake, not "no filter".
+    pub fn text<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
+        match self.one(key)? {
+            Some("") => Err(ApiError::bad_request(format!("{key} must not be empty"))),
+            // Postgres cannot hold NUL in text; SQLite and Postgres must answer alike.
+            Some(v) if v.contains('\0') => {
+                Err(ApiError::bad_request(format!("{key} must not contain NUL")))
+            }
+            other => Ok(other),
         }
-        Ok(Some((from, to)))
+    }
+
+    /// A parameter parsed by its type's `FromStr`; the error names the parameter.
+    pub fn parsed<T>(&self, key: &str) -> Result<Option<T>, ApiError>
+    where
+        T: FromStr,
+        T::Err: std::fmt::Display,
+    {
+        self.text(key)?
+            .map(|v| {
+                v.parse::<T>()
+                    .map_err(|e| ApiError::bad_request(format!("{key}: {e}")))
+            })
+            .transpose()
     }
 }

@@ -1,64 +1,161 @@
 //! Nodes, rejected events, version, health and metrics.
 
-use super::jobs::{apply_body, rejection};
+use super::auth::Caller;
+use super::ingest::{apply_body, rejection};
+use super::openapi::ErrorBody;
 use super::params::Params;
 use super::{ApiError, AppState};
+use crate::auth::Action;
+use crate::decode::payload::NodeStatesWire;
 use crate::decode::Kind;
 use crate::domain::rules::Outcome;
+use crate::store::status::{NodeRecord, RejectedRecord};
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+#[derive(Serialize, ToSchema)]
+pub struct Msg {
+    pub msg: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NodeList {
+    pub nodes: Vec<NodeRecord>,
+    pub items: usize,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RejectedList {
+    pub events: Vec<RejectedRecord>,
+    pub items: usize,
+    pub page: i64,
+    pub total: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Version {
+    pub version: i64,
+    pub build: String,
+    pub server_id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub database: String,
+    pub nats: String,
+}
 
 /// Version of the REST API's shape; raised when a response changes incompatibly.
 pub const API_VERSION: i64 = 1;
 
-pub async fn nodestate(State(app): State<AppState>, body: Bytes) -> Result<Response, ApiError> {
+/// Node states of one cluster (cc-backend's nodestate).
+#[utoipa::path(method(post, put), path = "/api/nodestate/", tag = "ingest",
+    request_body = NodeStatesWire,
+    responses(
+        (status = 200, description = "Recorded", body = Msg),
+        (status = 400, description = "Invalid payload", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The role may not submit events", body = ErrorBody),
+    ))]
+pub async fn nodestate(
+    State(app): State<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Json<Msg>, ApiError> {
+    caller.require(Action::Ingest)?;
     match apply_body(&app, Kind::NodeState, "http:/api/nodestate/", body)
         .await?
         .0
     {
-        Outcome::Recorded => Ok(Json(json!({ "msg": "success" })).into_response()),
+        Outcome::Recorded => Ok(Json(Msg {
+            msg: "success".into(),
+        })),
         other => Err(rejection(other)),
     }
 }
 
+/// Current state and Slurm flags per node.
+#[utoipa::path(get, path = "/api/nodes/", tag = "status",
+    params(("cluster" = Option<String>, Query), ("state" = Option<String>, Query, description = "cc-backend's summary state")),
+    responses(
+        (status = 200, description = "Nodes", body = NodeList),
+        (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
 pub async fn nodes(
     State(app): State<AppState>,
+    _caller: Caller,
     RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
+) -> Result<Json<NodeList>, ApiError> {
     let p = Params::parse(q.as_deref(), &["cluster", "state"])?;
     let nodes = app
         .store
-        .list_nodes(p.one("cluster")?, p.one("state")?)
+        .list_nodes(p.text("cluster")?, p.text("state")?)
         .await?;
-    Ok(Json(json!({ "nodes": nodes, "items": nodes.len() })).into_response())
-}
-
-pub async fn rejected(
-    State(app): State<AppState>,
-    RawQuery(q): RawQuery,
-) -> Result<Response, ApiError> {
-    let p = Params::parse(q.as_deref(), &["page", "items-per-page"])?;
-    let page = p.positive("page", 1)?;
-    let per_page = p.positive("items-per-page", 100)?;
-    let (events, total) = app.store.list_rejected(page, per_page).await?;
-    let body = json!({ "events": events, "items": events.len(), "page": page, "total": total });
-    Ok(Json(body).into_response())
-}
-
-pub async fn version(State(app): State<AppState>) -> Json<serde_json::Value> {
-    Json(json!({
-        "version": API_VERSION,
-        "build": env!("CARGO_PKG_VERSION"),
-        "serverId": app.server_id,
+    Ok(Json(NodeList {
+        items: nodes.len(),
+        nodes,
     }))
 }
 
+/// Events that could not be applied, newest first, with reason and raw bytes.
+#[utoipa::path(get, path = "/api/rejected/", tag = "status",
+    params(super::openapi::PlainPageParams),
+    responses(
+        (status = 200, description = "Rejected events", body = RejectedList),
+        (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+        (status = 403, description = "The role may not read rejected events", body = ErrorBody),
+    ))]
+pub async fn rejected(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Json<RejectedList>, ApiError> {
+    caller.require(Action::ReadRejected)?;
+    let p = Params::parse(q.as_deref(), &["page", "items-per-page"])?;
+    let page = p.positive("page", 1)?;
+    let per_page = p
+        .positive("items-per-page", 100)?
+        .min(super::jobs::MAX_PER_PAGE);
+    let (events, total) = app.store.list_rejected(page, per_page).await?;
+    Ok(Json(RejectedList {
+        items: events.len(),
+        events,
+        page,
+        total,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/version", tag = "status",
+    responses(
+        (status = 200, description = "API version, build and server", body = Version),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn version(State(app): State<AppState>, _caller: Caller) -> Json<Version> {
+    Json(Version {
+        version: API_VERSION,
+        build: env!("CARGO_PKG_VERSION").into(),
+        server_id: app.server_id.clone(),
+    })
+}
+
 /// 200 when the database answers and NATS is connected and consumed; 503 naming the
-/// failing part otherwise.
+/// failing part otherwise. No token needed: load balancers and monitors ask.
+#[utoipa::path(get, path = "/healthz", tag = "status", security(()),
+    responses(
+        (status = 200, description = "Healthy", body = Health),
+        (status = 503, description = "The database or NATS fails", body = Health),
+    ))]
 pub async fn healthz(State(app): State<AppState>) -> Response {
     let database = match app.store.ping().await {
         Ok(()) => "ok".to_string(),
@@ -78,18 +175,27 @@ pub async fn healthz(State(app): State<AppState>) -> Response {
         .map(|(k, v)| format!("{k}: {v}"))
         .collect();
     if failing.is_empty() {
-        Json(json!({ "status": "ok", "database": database, "nats": nats })).into_response()
+        let body = Health {
+            status: "ok".into(),
+            error: None,
+            database,
+            nats,
+        };
+        Json(body).into_response()
     } else {
-        let body = json!({
-            "status": "Service Unavailable",
-            "error": failing.join("; "),
-            "database": database,
-            "nats": nats,
-        });
+        let body = Health {
+            status: "Service Unavailable".into(),
+            error: Some(failing.join("; ")),
+            database,
+            nats,
+        };
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
 }
 
+/// Prometheus text. No token needed: scrapers ask.
+#[utoipa::path(get, path = "/metrics", tag = "status", security(()),
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
 pub async fn metrics(State(app): State<AppState>) -> Response {
     let gauges = match app.store.gauges().await {
         Ok(g) => Some(g),

@@ -50,6 +50,7 @@ impl Ingest {
         for (input, outcome) in inputs.iter().zip(&applied.outcomes) {
             self.metrics.record(kind_of(input), outcome);
         }
+        self.feed.publish(applied.changes);
         for m in &msgs {
             if let Err(e) = m.ack().await {
                 // Harmless: the message is redelivered and found to be a duplicate.

@@ -5,13 +5,15 @@
 //! whose start never comes, which become "no such job" rejections after the timeout.
 
 use crate::config::IngestConfig;
+use crate::feed::Feed;
 use crate::store::{ApplyError, Store};
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Most held stops looked at in one pass.
 const PASS_LIMIT: i64 = 1000;
 
-pub async fn run(store: Store, cfg: IngestConfig, shutdown: CancellationToken) {
+pub async fn run(store: Store, cfg: IngestConfig, feed: Arc<Feed>, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval(cfg.held_stop_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -19,7 +21,7 @@ pub async fn run(store: Store, cfg: IngestConfig, shutdown: CancellationToken) {
             _ = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        match try_once(&store, &cfg).await {
+        match try_once(&store, &cfg, &feed).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(resolved = n, "held stops applied or expired"),
             Err(e) => tracing::warn!(error = %e, "held-stop sweep failed; will retry"),
@@ -28,7 +30,9 @@ pub async fn run(store: Store, cfg: IngestConfig, shutdown: CancellationToken) {
 }
 
 /// One pass; returns how many held stops were applied or expired.
-pub async fn try_once(store: &Store, cfg: &IngestConfig) -> Result<usize, ApplyError> {
+pub async fn try_once(store: &Store, cfg: &IngestConfig, feed: &Feed) -> Result<usize, ApplyError> {
     let expire_before = chrono::Utc::now().timestamp() - cfg.held_stop_timeout.as_secs() as i64;
-    store.sweep_held(expire_before, PASS_LIMIT).await
+    let (resolved, changes) = store.sweep_held(expire_before, PASS_LIMIT).await?;
+    feed.publish(changes);
+    Ok(resolved)
 }

@@ -12,6 +12,7 @@ pub mod nats;
 
 use crate::config::{IngestConfig, NatsConfig};
 use crate::domain::cluster::Clusters;
+use crate::feed::Feed;
 use crate::metrics::Metrics;
 use crate::store::Store;
 use futures::StreamExt;
@@ -40,6 +41,8 @@ pub struct Ingest {
     pub clusters: Clusters,
     pub metrics: Arc<Metrics>,
     pub health: Arc<IngestHealth>,
+    /// Committed changes go here for `GET /api/events`.
+    pub feed: Arc<Feed>,
 }
 
 impl Ingest {

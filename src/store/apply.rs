@@ -9,6 +9,7 @@
 use super::values::{bind_all, placeholders, style, Val};
 use super::write::write;
 use super::{nodes, Store};
+use crate::domain::change::Change;
 use crate::domain::job::JobState;
 use crate::domain::rules::{HeldStop, Instance, InstanceKey, Ledger, Origin, Outcome};
 use crate::domain::{Event, RejectKind};
@@ -24,11 +25,13 @@ pub enum Input {
     Invalid(RejectKind, String, Origin),
 }
 
-/// What a committed batch did: one outcome per input, and the ids of new instances.
+/// What a committed batch did: one outcome per input, the ids of new instances, and the
+/// changes to announce on the event stream.
 #[derive(Debug, Default)]
 pub struct Applied {
     pub outcomes: Vec<Outcome>,
     pub ids: HashMap<InstanceKey, i64>,
+    pub changes: Vec<Change>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,7 +124,7 @@ impl Store {
             outcomes.push(outcome);
         }
         let t_rules = t0.elapsed();
-        let ids = write(&mut tx, ledger.into_changes()).await?;
+        let written = write(&mut tx, ledger.into_changes()).await?;
         let t_write = t0.elapsed();
         tx.commit().await?;
         tracing::debug!(
@@ -132,7 +135,11 @@ impl Store {
             commit_us = (t0.elapsed() - t_write).as_micros() as u64,
             "batch applied"
         );
-        Ok(Applied { outcomes, ids })
+        Ok(Applied {
+            outcomes,
+            ids: written.ids,
+            changes: written.changes,
+        })
     }
 
     /// Apply a batch from the stream, waiting out database outages. A batch the database
@@ -157,6 +164,7 @@ impl Store {
                                 .await?;
                         all.outcomes.extend(one.outcomes);
                         all.ids.extend(one.ids);
+                        all.changes.extend(one.changes);
                     }
                     return Some(all);
                 }
@@ -183,7 +191,11 @@ impl Store {
 
     /// Retry held stops (a start may have reached another process) and turn those older
     /// than `expire_before` into "no such job" rejections. Returns how many were resolved.
-    pub async fn sweep_held(&self, expire_before: i64, limit: i64) -> Result<usize, ApplyError> {
+    pub async fn sweep_held(
+        &self,
+        expire_before: i64,
+        limit: i64,
+    ) -> Result<(usize, Vec<Change>), ApplyError> {
         let mut attempt = 0;
         loop {
             let result = async {
@@ -200,9 +212,9 @@ impl Store {
                 ledger.retry_held(expire_before);
                 let changes = ledger.into_changes();
                 let resolved = changes.deleted_held.len();
-                write(&mut tx, changes).await?;
+                let written = write(&mut tx, changes).await?;
                 tx.commit().await?;
-                Ok::<_, ApplyError>(resolved)
+                Ok::<_, ApplyError>((resolved, written.changes))
             }
             .await;
             match result {

@@ -116,16 +116,16 @@ impl Store {
     }
 
     /// Record archived jobs `(id, location)`, each only while `token` still holds its lease,
-    /// in one statement per chunk. Returns how many were recorded.
+    /// in one statement per chunk. Returns the ids recorded.
     pub async fn archive_done(
         &self,
         token: &str,
         done: &[(i64, String)],
         now: i64,
-    ) -> Result<u64, sqlx::Error> {
+    ) -> Result<Vec<i64>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let style = super::values::style(&conn);
-        let mut n = 0;
+        let mut recorded = Vec::with_capacity(done.len());
         for chunk in done.chunks(500) {
             // Placeholders in text order: now, the VALUES rows, token.
             let (now_p, rows, token_p) = match style {
@@ -149,7 +149,7 @@ impl Store {
                 "UPDATE job SET monitoring_status = 3, archive_location = v.column2, archived_at = {now_p}, \
                  archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL \
                  FROM (VALUES {rows}) AS v WHERE job.id = v.column1 AND job.archive_lease = {token_p} \
-                 AND job.monitoring_status = 1"
+                 AND job.monitoring_status = 1 RETURNING job.id"
             );
             let mut vals: Vec<super::values::Val> = vec![now.into()];
             for (id, location) in chunk {
@@ -157,12 +157,14 @@ impl Store {
                 vals.push(location.as_str().into());
             }
             vals.push(token.into());
-            n += super::values::bind_all(sqlx::query(&sql), vals)
-                .execute(&mut *conn)
+            for row in super::values::bind_all(sqlx::query(&sql), vals)
+                .fetch_all(&mut *conn)
                 .await?
-                .rows_affected();
+            {
+                recorded.push(row.try_get(0)?);
+            }
         }
-        Ok(n)
+        Ok(recorded)
     }
 
     /// Record a failed write: retry after `next_try`, or give up (status 2) after

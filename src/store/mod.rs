@@ -6,8 +6,12 @@
 
 mod apply;
 pub mod archive;
+mod bulk;
+mod edit;
+mod filter;
 mod nodes;
 pub mod query;
+pub mod stats;
 pub mod status;
 mod values;
 mod write;

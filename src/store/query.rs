@@ -1,7 +1,9 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
+use super::filter::{order_by, where_clause, Where};
 use super::values::{bind_all, Val};
 use super::Store;
+use crate::domain::query::{JobFilter, Sort};
 use crate::domain::rules::InstanceKey;
 use serde::Serialize;
 use serde_json::Value;
@@ -9,7 +11,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 /// A job as the API returns it: the start_job JSON plus what jobledger knows since.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JobRecord {
     pub id: i64,
@@ -42,10 +44,15 @@ pub struct JobRecord {
     pub num_acc: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub energy: Option<f64>,
+    #[schema(value_type = Vec<crate::decode::payload::ResourceWire>)]
     pub resources: Value,
+    /// Present with `with-metadata=true` (lists) and always for one job.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, String>>)]
     pub meta_data: Option<Value>,
+    #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub footprint: Value,
+    #[schema(value_type = std::collections::BTreeMap<String, f64>)]
     pub energy_footprint: Value,
     pub tags: Vec<TagRecord>,
     /// Where the archived job is (relative to the archive root), once monitoringStatus is 3.
@@ -58,7 +65,7 @@ pub struct JobRecord {
     pub archive_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TagRecord {
     pub id: i64,
     #[serde(rename = "type")]
@@ -67,61 +74,26 @@ pub struct TagRecord {
     pub scope: String,
 }
 
-/// The filters of `GET /api/jobs/`; all combine with AND.
-#[derive(Debug, Default, Clone)]
-pub struct JobFilter {
-    pub states: Vec<String>,
-    pub cluster: Option<String>,
-    pub project: Option<String>,
-    pub user: Option<String>,
-    pub partition: Option<String>,
-    pub start_from: Option<i64>,
-    pub start_to: Option<i64>,
-}
+const JOB_SELECT: &str =
+    "SELECT j.id, j.job_id, j.cluster, j.sub_cluster, j.partition, j.project, \
+    j.user_name, j.shared, j.job_state, j.start_time, j.stop_time, j.duration, j.walltime, \
+    j.requested_memory, j.submit_time, j.array_job_id, j.smt, j.monitoring_status, j.num_nodes, \
+    j.num_hwthreads, j.num_acc, j.energy, j.resources, j.meta_data, j.footprint, \
+    j.energy_footprint, j.archive_location, j.archived_at, j.archive_error FROM job j";
 
-const JOB_SELECT: &str = "SELECT id, job_id, cluster, sub_cluster, partition, project, user_name, \
-    shared, job_state, start_time, stop_time, duration, walltime, requested_memory, submit_time, \
-    array_job_id, smt, monitoring_status, num_nodes, num_hwthreads, num_acc, energy, resources, \
-    meta_data, footprint, energy_footprint, archive_location, archived_at, archive_error FROM job";
-
-impl JobFilter {
-    fn where_clause(&self) -> (String, Vec<Val>) {
-        let mut clauses: Vec<String> = Vec::new();
-        let mut vals: Vec<Val> = Vec::new();
-        let mut eq = |col: &str, v: &Option<String>| {
-            if let Some(v) = v {
-                vals.push(v.clone().into());
-                clauses.push(format!("{col} = ${}", vals.len()));
-            }
-        };
-        eq("cluster", &self.cluster);
-        eq("project", &self.project);
-        eq("user_name", &self.user);
-        eq("partition", &self.partition);
-        if !self.states.is_empty() {
-            let first = vals.len() + 1;
-            vals.extend(self.states.iter().map(|s| Val::from(s.clone())));
-            let ph: Vec<String> = (first..=vals.len()).map(|n| format!("${n}")).collect();
-            clauses.push(format!("job_state IN ({})", ph.join(",")));
-        }
-        for (op, v) in [(">=", self.start_from), ("<=", self.start_to)] {
-            if let Some(v) = v {
-                vals.push(v.into());
-                clauses.push(format!("start_time {op} ${}", vals.len()));
-            }
-        }
-        let sql = if clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", clauses.join(" AND "))
-        };
-        (sql, vals)
-    }
+/// One page of `GET /api/jobs/`.
+#[derive(Debug, Clone, Default)]
+pub struct JobQuery {
+    pub filter: JobFilter,
+    pub sort: Sort,
+    pub page: i64,
+    pub per_page: i64,
+    pub with_metadata: bool,
 }
 
 impl Store {
     pub async fn job_by_id(&self, id: i64) -> Result<Option<JobRecord>, sqlx::Error> {
-        let row = sqlx::query(&format!("{JOB_SELECT} WHERE id = $1"))
+        let row = sqlx::query(&format!("{JOB_SELECT} WHERE j.id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -135,7 +107,7 @@ impl Store {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(500) {
             let ph: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!("{JOB_SELECT} WHERE id IN ({})", ph.join(","));
+            let sql = format!("{JOB_SELECT} WHERE j.id IN ({})", ph.join(","));
             let vals = chunk.iter().map(|i| Val::from(*i)).collect();
             let rows = bind_all(sqlx::query(&sql), vals)
                 .fetch_all(&self.pool)
@@ -157,36 +129,70 @@ impl Store {
         .await
     }
 
-    /// One page of jobs, newest start first, and the number of all matching jobs.
-    pub async fn list_jobs(
-        &self,
-        filter: &JobFilter,
-        page: i64,
-        per_page: i64,
-        with_metadata: bool,
-    ) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
-        let (where_sql, vals) = filter.where_clause();
-        let n = vals.len();
+    /// One page of jobs and the number of all matching jobs.
+    pub async fn list_jobs(&self, q: &JobQuery) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
+        let w = self.where_for(&q.filter).await?;
+        let n = w.vals.len();
         let sql = format!(
-            "{JOB_SELECT}{where_sql} ORDER BY start_time DESC, id DESC LIMIT ${} OFFSET ${}",
+            "{JOB_SELECT}{}{} LIMIT ${} OFFSET ${}",
+            w.sql(),
+            order_by(q.sort),
             n + 1,
             n + 2
         );
-        let mut page_vals = vals.clone();
-        page_vals.extend([per_page.into(), ((page - 1) * per_page).into()]);
+        let mut page_vals = w.vals.clone();
+        let offset = (q.page - 1).saturating_mul(q.per_page);
+        page_vals.extend([q.per_page.into(), offset.into()]);
         let rows = bind_all(sqlx::query(&sql), page_vals)
             .fetch_all(&self.pool)
             .await?;
         let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect::<Result<_, _>>()?;
-        if !with_metadata {
+        if !q.with_metadata {
             jobs.iter_mut().for_each(|j| j.meta_data = None);
         }
-        let count_sql = format!("SELECT COUNT(*) FROM job{where_sql}");
-        let total: i64 = bind_all(sqlx::query(&count_sql), vals)
+        let count_sql = format!("SELECT COUNT(*) FROM job j{}", w.sql());
+        let total: i64 = bind_all(sqlx::query(&count_sql), w.vals)
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?;
         Ok((self.with_tags(jobs).await?, total))
+    }
+
+    /// Those of `ids` that match `filter`, for the live event stream.
+    pub async fn jobs_matching(
+        &self,
+        ids: &[i64],
+        filter: &JobFilter,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut w = self.where_for(filter).await?;
+        let list: Vec<String> = ids.iter().map(|id| w.bind(*id)).collect();
+        w.push(format!("j.id IN ({})", list.join(",")));
+        let sql = format!("{JOB_SELECT}{} ORDER BY j.id", w.sql());
+        let rows = bind_all(sqlx::query(&sql), w.vals)
+            .fetch_all(&self.pool)
+            .await?;
+        self.with_tags(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+            .await
+    }
+
+    /// The WHERE clause of `filter`, with what it needs to know of the data.
+    pub(super) async fn where_for(&self, filter: &JobFilter) -> Result<Where, sqlx::Error> {
+        let max_duration = match filter.time {
+            Some(_) => self.max_duration().await?,
+            None => 0,
+        };
+        Ok(where_clause(filter, self.backend, max_duration))
+    }
+
+    /// The longest duration of a stopped job (an index lookup).
+    async fn max_duration(&self) -> Result<i64, sqlx::Error> {
+        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(duration) FROM job")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(max.unwrap_or(0))
     }
 
     async fn with_tags(&self, mut jobs: Vec<JobRecord>) -> Result<Vec<JobRecord>, sqlx::Error> {

@@ -5,7 +5,7 @@ use super::Store;
 use serde::Serialize;
 use sqlx::Row;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeRecord {
     pub cluster: String,
@@ -25,7 +25,7 @@ pub struct NodeRecord {
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RejectedRecord {
     pub id: i64,
@@ -117,6 +117,27 @@ impl Store {
         .await
     }
 
+    /// Rejected events by id (for the event stream).
+    pub async fn rejected_by_ids(&self, ids: &[i64]) -> Result<Vec<RejectedRecord>, sqlx::Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(500) {
+            let ph: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "SELECT id, received_at, subject, kind, reason, raw FROM rejected_event \
+                 WHERE id IN ({}) ORDER BY id",
+                ph.join(",")
+            );
+            let vals = chunk.iter().map(|i| Val::from(*i)).collect();
+            for r in bind_all(sqlx::query(&sql), vals)
+                .fetch_all(&self.pool)
+                .await?
+            {
+                out.push(rejected_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// Rejected events, newest first, and how many there are in all.
     pub async fn list_rejected(
         &self,
@@ -128,23 +149,12 @@ impl Store {
              ORDER BY id DESC LIMIT $1 OFFSET $2",
         )
         .bind(per_page)
-        .bind((page - 1) * per_page)
+        .bind((page - 1).saturating_mul(per_page))
         .fetch_all(&self.pool)
         .await?;
         let events = rows
             .iter()
-            .map(|r| {
-                let raw: Vec<u8> = r.try_get("raw")?;
-                Ok(RejectedRecord {
-                    id: r.try_get("id")?,
-                    received_at: r.try_get("received_at")?,
-                    subject: r.try_get("subject")?,
-                    kind: r.try_get("kind")?,
-                    reason: r.try_get("reason")?,
-                    raw: String::from_utf8_lossy(&raw).into_owned(),
-                    raw_bytes: raw.len(),
-                })
-            })
+            .map(rejected_from_row)
             .collect::<Result<_, sqlx::Error>>()?;
         let total = sqlx::query_scalar("SELECT COUNT(*) FROM rejected_event")
             .fetch_one(&self.pool)
@@ -168,4 +178,17 @@ impl Store {
             archive_failed: row.try_get(3)?,
         })
     }
+}
+
+fn rejected_from_row(r: &sqlx::any::AnyRow) -> Result<RejectedRecord, sqlx::Error> {
+    let raw: Vec<u8> = r.try_get("raw")?;
+    Ok(RejectedRecord {
+        id: r.try_get("id")?,
+        received_at: r.try_get("received_at")?,
+        subject: r.try_get("subject")?,
+        kind: r.try_get("kind")?,
+        reason: r.try_get("reason")?,
+        raw: String::from_utf8_lossy(&raw).into_owned(),
+        raw_bytes: raw.len(),
+    })
 }

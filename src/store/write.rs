@@ -5,15 +5,21 @@
 use super::apply::ApplyError;
 use super::now;
 use super::values::{bind_all, chunk_rows, placeholders, style, Val};
+use crate::domain::change::{Change, ChangeKind};
 use crate::domain::job::Tag;
 use crate::domain::rules::{Changes, HeldStop, InstanceKey, NewJob, Rejection};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 
-pub(super) async fn write(
-    conn: &mut AnyConnection,
-    c: Changes,
-) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
+/// What a write did: the ids of new instances, and every change for the event stream.
+#[derive(Debug, Default)]
+pub(super) struct Written {
+    pub ids: HashMap<InstanceKey, i64>,
+    pub changes: Vec<Change>,
+}
+
+pub(super) async fn write(conn: &mut AnyConnection, c: Changes) -> Result<Written, ApplyError> {
+    let mut changes = Vec::new();
     // Stops first: a requeued instance may only be inserted once the database sees the
     // previous one stopped (one running instance per job, enforced by an index).
     let t = now();
@@ -32,9 +38,30 @@ pub(super) async fn write(
         if done.rows_affected() != 1 {
             return Err(ApplyError::Stale);
         }
+        changes.push(Change {
+            kind: ChangeKind::Stopped,
+            id: s.db_id,
+        });
     }
-    let ids = insert_jobs(conn, &c.new_jobs).await?;
-    insert_tags(conn, &c.new_jobs, &ids).await?;
+    let ids = insert_new(conn, &c.new_jobs).await?;
+    for n in &c.new_jobs {
+        let key = InstanceKey {
+            cluster: n.job.cluster.clone(),
+            job_id: n.job.job_id,
+            start_time: n.job.start_time,
+        };
+        let id = *ids.get(&key).ok_or(ApplyError::Stale)?;
+        changes.push(Change {
+            kind: ChangeKind::Started,
+            id,
+        });
+        if n.stop_time.is_some() {
+            changes.push(Change {
+                kind: ChangeKind::Stopped,
+                id,
+            });
+        }
+    }
     for id in &c.deleted_held {
         let done = sqlx::query("DELETE FROM held_stop WHERE id = $1")
             .bind(id)
@@ -45,15 +72,20 @@ pub(super) async fn write(
         }
     }
     insert_held(conn, &c.new_held).await?;
-    insert_rejections(conn, &c.rejections).await?;
-    Ok(ids)
+    for id in insert_rejections(conn, &c.rejections).await? {
+        changes.push(Change {
+            kind: ChangeKind::Rejected,
+            id,
+        });
+    }
+    Ok(Written { ids, changes })
 }
 
 const JOB_COLS: &str = "job_id, cluster, start_time, sub_cluster, partition, project, user_name, \
     shared, job_state, stop_time, duration, walltime, requested_memory, submit_time, array_job_id, \
     smt, monitoring_status, num_nodes, num_hwthreads, num_acc, energy, resources, meta_data, \
-    footprint, energy_footprint, created_at, updated_at";
-const JOB_NCOLS: usize = 27;
+    footprint, energy_footprint, created_at, updated_at, job_name";
+const JOB_NCOLS: usize = 28;
 
 fn job_values(n: &NewJob, t: i64, out: &mut Vec<Val>) {
     let j = &n.job;
@@ -85,6 +117,11 @@ fn job_values(n: &NewJob, t: i64, out: &mut Vec<Val>) {
         json(&j.energy_footprint).into(),
         t.into(),
         t.into(),
+        j.meta_data
+            .get("jobName")
+            .cloned()
+            .unwrap_or_default()
+            .into(),
     ]);
 }
 
@@ -93,14 +130,55 @@ fn json<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".into())
 }
 
-/// Insert new instances and their tags; returns their ids.
+/// Insert new instances, their tags and their node index rows; returns their ids.
 pub(super) async fn insert_new(
     conn: &mut AnyConnection,
     jobs: &[NewJob],
 ) -> Result<HashMap<InstanceKey, i64>, ApplyError> {
     let ids = insert_jobs(conn, jobs).await?;
     insert_tags(conn, jobs, &ids).await?;
+    insert_job_nodes(conn, jobs, &ids).await?;
     Ok(ids)
+}
+
+/// One `job_node` row per host of each new job, so "jobs on node X" is an index lookup.
+async fn insert_job_nodes(
+    conn: &mut AnyConnection,
+    jobs: &[NewJob],
+    ids: &HashMap<InstanceKey, i64>,
+) -> Result<(), ApplyError> {
+    const COLS: usize = 3;
+    let mut rows: Vec<Val> = Vec::new();
+    for n in jobs {
+        let key = InstanceKey {
+            cluster: n.job.cluster.clone(),
+            job_id: n.job.job_id,
+            start_time: n.job.start_time,
+        };
+        let id = *ids.get(&key).ok_or(ApplyError::Stale)?;
+        // Slurm keeps a host listed twice as twice; the index needs it once.
+        let mut hosts: Vec<&str> = n
+            .job
+            .resources
+            .iter()
+            .map(|r| r.hostname.as_str())
+            .collect();
+        hosts.sort_unstable();
+        hosts.dedup();
+        for h in hosts {
+            rows.extend([id.into(), h.into(), n.job.start_time.into()]);
+        }
+    }
+    for chunk in rows.chunks(chunk_rows(COLS) * COLS) {
+        let sql = format!(
+            "INSERT INTO job_node (job_ref, hostname, start_time) VALUES {}",
+            placeholders(style(conn), chunk.len() / COLS, COLS)
+        );
+        bind_all(sqlx::query(&sql), chunk.to_vec())
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn insert_jobs(
@@ -215,15 +293,17 @@ async fn insert_held(conn: &mut AnyConnection, held: &[HeldStop]) -> Result<(), 
     Ok(())
 }
 
+/// Returns the ids of the rows inserted (a redelivered rejection inserts none).
 async fn insert_rejections(
     conn: &mut AnyConnection,
     rejections: &[Rejection],
-) -> Result<(), ApplyError> {
+) -> Result<Vec<i64>, ApplyError> {
     const COLS: usize = 6;
+    let mut ids = Vec::new();
     for chunk in rejections.chunks(chunk_rows(COLS)) {
         let sql = format!(
             "INSERT INTO rejected_event (received_at, subject, kind, reason, raw, source_key) \
-             VALUES {} ON CONFLICT (source_key) DO NOTHING",
+             VALUES {} ON CONFLICT (source_key) DO NOTHING RETURNING id",
             placeholders(style(conn), chunk.len(), COLS)
         );
         let mut vals = Vec::with_capacity(chunk.len() * COLS);
@@ -237,9 +317,12 @@ async fn insert_rejections(
                 r.origin.source_key.clone().into(),
             ]);
         }
-        bind_all(sqlx::query(&sql), vals)
-            .execute(&mut *conn)
-            .await?;
+        for row in bind_all(sqlx::query(&sql), vals)
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            ids.push(row.try_get(0)?);
+        }
     }
-    Ok(())
+    Ok(ids)
 }

@@ -293,8 +293,13 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 /// Every job of a database as JSON, without what differs between databases by nature.
 async fn all_jobs(db: &TestDb) -> Vec<Value> {
     let store = db.store().await;
-    let filter = jobledger::store::query::JobFilter::default();
-    let (jobs, _) = store.list_jobs(&filter, 1, 100_000, true).await.unwrap();
+    let query = jobledger::store::query::JobQuery {
+        page: 1,
+        per_page: 100_000,
+        with_metadata: true,
+        ..Default::default()
+    };
+    let (jobs, _) = store.list_jobs(&query).await.unwrap();
     store.close().await;
     let mut out: Vec<Value> = jobs
         .into_iter()

@@ -3,6 +3,8 @@
 mod events;
 mod helpers;
 
+mod access;
+mod admin_cli;
 mod archive;
 mod archive_s3;
 mod bad_input;
@@ -11,7 +13,10 @@ mod compat;
 mod durability;
 mod emit;
 mod http_api;
+mod live;
 mod nodes;
+mod openapi;
+mod queries;
 mod rules;
 mod store;
 

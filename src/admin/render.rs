@@ -1,0 +1,153 @@
+//! API answers as tables, JSON or CSV. JSON is the API's own, untouched; tables and CSV
+//! pick the columns an admin reads first. Counts go to stderr so stdout stays parseable.
+
+use super::format::{duration, time, Format, Table};
+use serde_json::Value;
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn json_out(v: &Value) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+pub fn jobs(body: &Value, format: Format) -> anyhow::Result<()> {
+    let empty = Vec::new();
+    let jobs = body["jobs"].as_array().unwrap_or(&empty);
+    eprintln!(
+        "{} of {} job(s), page {}",
+        jobs.len(),
+        text(&body["total"]),
+        text(&body["page"])
+    );
+    if format == Format::Json {
+        return json_out(&body["jobs"]);
+    }
+    let rows = jobs
+        .iter()
+        .map(|j| {
+            vec![
+                text(&j["id"]),
+                text(&j["jobId"]),
+                text(&j["cluster"]),
+                text(&j["user"]),
+                text(&j["project"]),
+                text(&j["jobState"]),
+                j["startTime"].as_i64().map(time).unwrap_or_default(),
+                j["duration"].as_i64().map(duration).unwrap_or_default(),
+                text(&j["numNodes"]),
+                text(&j["metaData"]["jobName"]),
+            ]
+        })
+        .collect();
+    let t = Table {
+        header: vec![
+            "id", "jobId", "cluster", "user", "project", "state", "start", "duration", "nodes",
+            "name",
+        ],
+        rows,
+        right: vec![0, 1, 7, 8],
+    };
+    t.print(format, &mut std::io::stdout())
+}
+
+pub fn job(j: &Value, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json_out(j);
+    }
+    let mut rows = Vec::new();
+    if let Some(obj) = j.as_object() {
+        for (k, v) in obj {
+            let shown = match k.as_str() {
+                "startTime" | "stopTime" | "submitTime" | "archivedAt" => {
+                    v.as_i64().map(|t| format!("{} ({t})", time(t)))
+                }
+                "duration" | "walltime" => v.as_i64().map(duration),
+                _ => None,
+            };
+            rows.push(vec![k.clone(), shown.unwrap_or_else(|| text(v))]);
+        }
+    }
+    Table {
+        header: vec!["field", "value"],
+        rows,
+        right: vec![],
+    }
+    .print(format, &mut std::io::stdout())
+}
+
+pub fn stats(body: &Value, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json_out(body);
+    }
+    let row = |name: String, u: &Value| {
+        vec![
+            name,
+            text(&u["jobs"]),
+            format!("{:.1}", u["nodeHours"].as_f64().unwrap_or(0.0)),
+            format!("{:.1}", u["coreHours"].as_f64().unwrap_or(0.0)),
+            format!("{:.1}", u["gpuHours"].as_f64().unwrap_or(0.0)),
+            u["avgWaitSeconds"]
+                .as_f64()
+                .map(|w| duration(w.round() as i64))
+                .unwrap_or_default(),
+        ]
+    };
+    let empty = Vec::new();
+    let mut rows: Vec<Vec<String>> = body["groups"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|g| row(text(&g["group"]), g))
+        .collect();
+    rows.push(row("(total)".into(), &body["total"]));
+    let by: &'static str = match body["groupBy"].as_str() {
+        Some("user") => "user",
+        Some("cluster") => "cluster",
+        Some("partition") => "partition",
+        Some("subcluster") => "subcluster",
+        Some("state") => "state",
+        _ => "project",
+    };
+    Table {
+        header: vec![by, "jobs", "node-h", "core-h", "gpu-h", "avg wait"],
+        rows,
+        right: vec![1, 2, 3, 4, 5],
+    }
+    .print(format, &mut std::io::stdout())
+}
+
+pub fn rejected(body: &Value, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json_out(&body["events"]);
+    }
+    let empty = Vec::new();
+    let rows = body["events"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .map(|e| {
+            vec![
+                text(&e["id"]),
+                e["receivedAt"].as_i64().map(time).unwrap_or_default(),
+                text(&e["subject"]),
+                text(&e["kind"]),
+                text(&e["reason"]),
+            ]
+        })
+        .collect();
+    Table {
+        header: vec!["id", "received", "subject", "kind", "reason"],
+        rows,
+        right: vec![0],
+    }
+    .print(format, &mut std::io::stdout())?;
+    eprintln!("{} rejected event(s) in all", text(&body["total"]));
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! `GET /api/stats/`: usage per user, project, cluster, partition, subcluster or state,
+//! live from the ledger. A caller sees only the groups made of jobs it may read.
+
+use super::auth::Caller;
+use super::filters::{allowed, job_filter};
+use super::openapi::ErrorBody;
+use super::params::Params;
+use super::{ApiError, AppState};
+use crate::domain::query::GroupBy;
+use crate::store::stats::Stats;
+use axum::extract::{RawQuery, State};
+use axum::Json;
+
+/// Jobs, node-hours, core-hours (numHwthreads), GPU-hours (numAcc) and average wait per
+/// group. With `time=<from>-<to>`, jobs running in the window count with the part inside
+/// it; running jobs count up to now.
+#[utoipa::path(get, path = "/api/stats/", tag = "jobs",
+    params(super::openapi::FilterParams,
+        ("group-by" = String, Query, description = "user, project, cluster, partition, subcluster or state")),
+    responses(
+        (status = 200, description = "Usage per group, largest node-hours first", body = Stats),
+        (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
+        (status = 401, description = "No valid token", body = ErrorBody),
+    ))]
+pub async fn stats(
+    State(app): State<AppState>,
+    caller: Caller,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Stats>, ApiError> {
+    let p = Params::parse(q.as_deref(), &allowed(&["group-by"]))?;
+    let by: GroupBy = p
+        .parsed("group-by")?
+        .ok_or_else(|| ApiError::bad_request("group-by is required"))?;
+    let filter = job_filter(&p, &caller)?;
+    let now = chrono::Utc::now().timestamp();
+    Ok(Json(app.store.stats(&filter, by, now).await?))
+}

@@ -1,0 +1,23 @@
+//! Bulk loads that bypass the rules: `jobledger seed` fills an empty database with
+//! synthetic jobs for benchmarks. Never used on events.
+
+use super::write::insert_new;
+use super::{ApplyError, Store};
+use crate::domain::rules::NewJob;
+
+impl Store {
+    /// How many job instances the ledger holds.
+    pub async fn job_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT COUNT(*) FROM job")
+            .fetch_one(&self.pool)
+            .await
+    }
+
+    /// Insert `jobs` as they are (with their node index rows and tags), in one transaction.
+    pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<usize, ApplyError> {
+        let mut tx = self.pool.begin().await?;
+        let ids = insert_new(&mut tx, jobs).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}
