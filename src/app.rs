@@ -12,6 +12,7 @@ use crate::store::Store;
 use anyhow::Context;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -140,9 +141,13 @@ impl Application {
         {
             let _ = t.await;
         }
-        // Acknowledgements are buffered publishes: send them before closing.
-        if let Err(e) = self.nats.flush().await {
-            tracing::warn!(error = %e, "flushing NATS at shutdown failed");
+        // Acknowledgements are buffered publishes: send them before closing. With NATS
+        // away a flush would wait for it forever; unsent acknowledgements only mean
+        // redeliveries, which the rules find to be duplicates.
+        match tokio::time::timeout(Duration::from_secs(5), self.nats.flush()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "flushing NATS at shutdown failed"),
+            Err(_) => tracing::warn!("NATS did not take the last acknowledgements within 5 s"),
         }
         self.store.close().await;
         tracing::info!("jobledger stopped");

@@ -96,7 +96,11 @@ async fn relay(
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     );
-    let mut inbox = match nats.subscribe(subject.clone()).await {
+    let subscribed = tokio::select! {
+        _ = shutdown.cancelled() => return,
+        s = nats.subscribe(subject.clone()) => s,
+    };
+    let mut inbox = match subscribed {
         Ok(s) => Some(s),
         Err(e) => {
             tracing::warn!(error = %e, %subject, "cannot hear other processes' changes");

@@ -181,6 +181,20 @@ async fn nats_down_at_start_or_later_is_reported_and_caught_up() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_nats_down_still_exits_promptly() {
+    let tdb = TestDb::new(Db::Sqlite).await;
+    let nats = PrivateNats::new(); // never started
+    let mut app = TestApp::spawn_without_nats(Setup::new(&tdb, &nats.url())).await;
+    let t0 = std::time::Instant::now();
+    app.terminate();
+    assert!(
+        t0.elapsed() < Duration::from_secs(15),
+        "shutdown took {:?}: it waited for NATS",
+        t0.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn nats_credentials_from_the_config_are_used_and_wrong_ones_are_reported() {
     let tdb = TestDb::new(Db::Sqlite).await;
     let mut nats = PrivateNats::new();
