@@ -134,7 +134,14 @@ fn stats_sql(
     // In floating point: a bigint product could overflow (an error on Postgres).
     let sum = |weight: &str| format!("SUM(CAST({weight} AS DOUBLE PRECISION) * {secs})");
     let waits = "j.submit_time > 0 AND j.submit_time <= j.start_time";
-    let key = group_column(by);
+    // SQLite without planner statistics would rather walk an index in group order (every
+    // job of the table) than find the window's few through the start-time index; a
+    // unary `+` makes the key an expression no index provides (measured: 1.4 s → 60 ms
+    // for a month of a million-job ledger). Postgres plans from its statistics.
+    let key = match backend {
+        Backend::Sqlite => format!("+{}", group_column(by)),
+        Backend::Postgres => group_column(by).to_string(),
+    };
     format!(
         "SELECT {key}, COUNT(*), {}, {}, {}, \
          CAST(SUM(CASE WHEN {waits} THEN j.start_time - j.submit_time END) AS DOUBLE PRECISION), \
