@@ -1,6 +1,7 @@
 //! Access control (issue 4): cc-backend's Ed25519 JWTs and the four roles, on both
 //! databases. A user must learn nothing about other users' jobs by any route.
 
+use crate::clients::*;
 use crate::helpers::*;
 use crate::on_both_databases;
 use reqwest::Method;

@@ -1,6 +1,7 @@
 //! `GET /api/events` (issue 4): committed changes as Server-Sent Events, with the job
 //! filters and the caller's scope, from every process of a deployment.
 
+use crate::clients::*;
 use crate::events::*;
 use crate::helpers::*;
 use crate::on_both_databases;

@@ -1,5 +1,6 @@
 //! Black-box tests: the real binary, real NATS with JetStream, SQLite and Postgres.
 
+mod clients;
 mod events;
 mod helpers;
 

@@ -2,6 +2,7 @@
 //! (from PyPI, installed by scripts/test) fuzzes the API from it: no 5xx, no response
 //! that breaks the document, invalid input refused.
 
+use crate::clients::*;
 use crate::events::*;
 use crate::helpers::*;
 use crate::on_both_databases;

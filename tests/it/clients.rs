@@ -1,0 +1,106 @@
+//! Clients of the authenticated API: key pairs and tokens, and the event stream.
+
+use crate::helpers::TestApp;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// A key pair for `[auth]` and tokens signed with it.
+pub struct Keys {
+    pub public: String,
+    signer: jobledger::auth::jwt::Signer,
+}
+
+impl Keys {
+    pub fn new() -> Keys {
+        let (public, private) = jobledger::auth::jwt::generate().unwrap();
+        Keys {
+            public,
+            signer: jobledger::auth::jwt::Signer::from_base64(&private).unwrap(),
+        }
+    }
+
+    /// The `[auth]` section of a configuration that trusts this key.
+    pub fn toml(&self) -> String {
+        format!("[auth]\npublic_key = \"{}\"\n", self.public)
+    }
+
+    pub fn token(&self, sub: &str, role: &str, projects: &[&str]) -> String {
+        self.token_with(sub, &[role], projects, None)
+    }
+
+    pub fn token_with(
+        &self,
+        sub: &str,
+        roles: &[&str],
+        projects: &[&str],
+        exp: Option<i64>,
+    ) -> String {
+        self.signer
+            .sign(&jobledger::auth::jwt::Claims {
+                sub: sub.into(),
+                roles: roles.iter().map(|r| r.to_string()).collect(),
+                projects: projects.iter().map(|p| p.to_string()).collect(),
+                iat: Some(chrono::Utc::now().timestamp()),
+                exp,
+            })
+            .unwrap()
+    }
+}
+
+/// A client of `GET /api/events`: reads Server-Sent Events as (event, data) pairs.
+pub struct EventStream {
+    resp: reqwest::Response,
+    buf: String,
+}
+
+impl EventStream {
+    pub async fn open(app: &TestApp, query: &str, token: Option<&str>) -> EventStream {
+        let mut req = app.http.get(format!("{}/api/events?{query}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200, "{query}");
+        EventStream {
+            resp,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event other than keep-alive comments, or None after `secs` of silence.
+    pub async fn next(&mut self, secs: u64) -> Option<(String, Value)> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            while let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut event = None;
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = Some(e.trim().to_string());
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim_start());
+                    }
+                }
+                if let Some(e) = event {
+                    let v = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                    return Some((e, v));
+                }
+            }
+            let left = deadline.checked_duration_since(Instant::now())?;
+            match tokio::time::timeout(left, self.resp.chunk()).await {
+                Ok(Ok(Some(bytes))) => self.buf.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every event until `secs` pass without one.
+    pub async fn drain(&mut self, secs: u64) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        while let Some(e) = self.next(secs).await {
+            out.push(e);
+        }
+        out
+    }
+}
