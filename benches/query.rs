@@ -7,6 +7,7 @@
 //! - one page (25) of a user's jobs started in a 30-day window,
 //! - the jobs that ran on one node during one day (overlap, not just started),
 //! - usage by project over one month (jobs clipped to the month).
+//!
 //! Parameters are drawn at random (fixed seed); a warm-up pass with other parameters runs
 //! first. Reports p50/p95/p99/max and the database size, for SQLite and Postgres.
 //!
