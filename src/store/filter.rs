@@ -5,6 +5,26 @@ use super::values::Val;
 use super::Backend;
 use crate::domain::query::{JobFilter, Range, Scope, Sort, SortField, Text};
 
+/// What the data says about time, read from index ends before a windowed query: how long
+/// the longest stopped job ran, and when the oldest running job started. Together they
+/// bound how early a job that overlaps a window can have started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Extent {
+    pub max_duration: i64,
+    pub oldest_running: Option<i64>,
+    /// The first and last start time of all jobs.
+    pub first_start: Option<i64>,
+    pub last_start: Option<i64>,
+}
+
+impl Extent {
+    /// The earliest start of a job that overlaps a window beginning at `from`.
+    pub fn earliest_start(&self, from: i64) -> i64 {
+        let stopped = from.saturating_sub(self.max_duration);
+        self.oldest_running.map_or(stopped, |r| r.min(stopped))
+    }
+}
+
 /// A growing `WHERE` clause and its parameters, numbered `$1…` in order.
 #[derive(Debug, Default)]
 pub(super) struct Where {
@@ -66,9 +86,9 @@ impl Where {
     }
 }
 
-/// `WHERE` for `f`. `max_duration` (the longest stopped job) bounds how early a job that
-/// overlaps `f.time` can have started, so the window is an index range, not a scan.
-pub(super) fn where_clause(f: &JobFilter, backend: Backend, max_duration: i64) -> Where {
+/// `WHERE` for `f`. `extent` bounds how early a job that overlaps `f.time` can have
+/// started, so the window is an index range, not a scan.
+pub(super) fn where_clause(f: &JobFilter, backend: Backend, extent: Extent) -> Where {
     let mut w = Where::default();
     match &f.scope {
         Scope::All => {}
@@ -103,27 +123,18 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, max_duration: i64) -
         let p = w.bind(a);
         w.push(format!("j.array_job_id = {p}"));
     }
-    w.range("j.start_time", f.start_time);
+    // One pair of start-time bounds: SQLite seeks the index with the first pair it
+    // finds and only filters by the others, so a window and a start-time range are
+    // folded into one.
+    match f.time {
+        Some(t) => overlap(&mut w, t, f.start_time, extent),
+        None => w.range("j.start_time", f.start_time),
+    }
     w.range("j.stop_time", f.stop_time);
     w.range("j.duration", f.duration);
     w.range("j.num_nodes", f.num_nodes);
-    if let Some(t) = f.time {
-        overlap(&mut w, t, max_duration);
-    }
     if let Some(node) = &f.node {
-        let h = w.bind(node.as_str());
-        // Nothing that started after the window can have run in it.
-        let upper = [f.start_time.and_then(|r| r.to), f.time.and_then(|r| r.to)]
-            .into_iter()
-            .flatten()
-            .min();
-        let bound = match upper {
-            Some(u) => format!(" AND jn.start_time <= {}", w.bind(u)),
-            None => String::new(),
-        };
-        w.push(format!(
-            "j.id IN (SELECT jn.job_ref FROM job_node jn WHERE jn.hostname = {h}{bound})"
-        ));
+        node_clause(&mut w, node, f, extent.max_duration);
     }
     if let Some(t) = &f.tag {
         let (ty, name) = (w.bind(t.tag_type.as_str()), w.bind(t.name.as_str()));
@@ -135,26 +146,95 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, max_duration: i64) -
     w
 }
 
-/// Jobs running at some moment of `[from, to]`: stopped ones that started at most
-/// `max_duration` before `from` (an index range) and ended inside or after it, plus the
-/// running ones (a small partial index). Each OR branch has its own index.
-fn overlap(w: &mut Where, t: Range, max_duration: i64) {
-    let to = t.to.unwrap_or(i64::MAX);
-    match t.from {
-        None => {
-            let p = w.bind(to);
-            w.push(format!("j.start_time <= {p}"));
-        }
-        Some(from) => {
-            let lo = w.bind(from.saturating_sub(max_duration));
-            let to1 = w.bind(to);
-            let from = w.bind(from);
-            let to2 = w.bind(to);
-            w.push(format!(
-                "((j.start_time >= {lo} AND j.start_time <= {to1} AND j.stop_time >= {from}) \
-                 OR (j.job_state = 'running' AND j.start_time <= {to2}))"
-            ));
-        }
+/// Jobs that ran on `node`, as candidates from the job → host index. The window's bounds
+/// go into the index range: a stopped job in it started at most `max_duration` before the
+/// window, and nothing that started after the window can be in it. Running jobs may have
+/// started any time before, so they join through the small running-jobs index. The outer
+/// WHERE still checks every condition; this only keeps the candidates few.
+fn node_clause(w: &mut Where, node: &str, f: &JobFilter, max_duration: i64) {
+    let upper = [f.start_time.and_then(|r| r.to), f.time.and_then(|r| r.to)]
+        .into_iter()
+        .flatten()
+        .min();
+    let window_from = f
+        .time
+        .and_then(|r| r.from)
+        .map(|t| t.saturating_sub(max_duration));
+    let started_from = f.start_time.and_then(|r| r.from);
+    let lower = window_from.max(started_from);
+    let h = w.bind(node);
+    let mut bounds = String::new();
+    if let Some(l) = lower {
+        bounds.push_str(&format!(" AND jn.start_time >= {}", w.bind(l)));
+    }
+    if let Some(u) = upper {
+        bounds.push_str(&format!(" AND jn.start_time <= {}", w.bind(u)));
+    }
+    let mut sql = format!("SELECT jn.job_ref FROM job_node jn WHERE jn.hostname = {h}{bounds}");
+    // A lower bound from the window (not from start-time) would leave out running jobs
+    // that started long before it: add those.
+    let window_bounds_it = match (window_from, started_from) {
+        (Some(w), Some(s)) => w > s,
+        (Some(_), None) => true,
+        (None, _) => false,
+    };
+    if window_bounds_it {
+        let h2 = w.bind(node);
+        sql.push_str(&format!(
+            " UNION SELECT r.id FROM job r JOIN job_node jr ON jr.job_ref = r.id \
+             AND jr.hostname = {h2} WHERE r.job_state = 'running'"
+        ));
+    }
+    w.push(format!("j.id IN ({sql})"));
+}
+
+/// Jobs running at some moment of the window `t` (and started within `started`, if
+/// given): they started at most `max_duration` before the window (or are still running)
+/// and did not stop before it. Usually no running job is older than that, and the window
+/// is one range of the start-time index; otherwise the old running jobs come from the
+/// running-jobs index as a second branch. (One plain OR over both made Postgres scan
+/// everything that started before the window's end.)
+fn overlap(w: &mut Where, t: Range, started: Option<Range>, extent: Extent) {
+    let started_from = started.and_then(|r| r.from);
+    let to = [t.to, started.and_then(|r| r.to)]
+        .into_iter()
+        .flatten()
+        .min();
+    let to = to.unwrap_or(i64::MAX);
+    let Some(from) = t.from else {
+        w.range(
+            "j.start_time",
+            Some(Range {
+                from: started_from,
+                to: Some(to),
+            }),
+        );
+        return;
+    };
+    let reach = from.saturating_sub(extent.max_duration);
+    let lo = started_from.map_or(reach, |s| s.max(reach));
+    let (lo_p, to_p, from_p) = (w.bind(lo), w.bind(to), w.bind(from));
+    let window = format!(
+        "j.start_time >= {lo_p} AND j.start_time <= {to_p} \
+         AND (j.stop_time >= {from_p} OR j.stop_time IS NULL)"
+    );
+    // Running jobs that started before `lo` but within `started`.
+    let older_running = match (extent.oldest_running, started_from) {
+        (Some(r), Some(s)) => r < lo && s < lo,
+        (Some(r), None) => r < lo,
+        (None, _) => false,
+    };
+    if older_running {
+        let lo2 = w.bind(lo);
+        let floor = match started_from {
+            Some(s) => format!(" AND j.start_time >= {}", w.bind(s)),
+            None => String::new(),
+        };
+        w.push(format!(
+            "(({window}) OR (j.job_state = 'running' AND j.start_time < {lo2}{floor}))"
+        ));
+    } else {
+        w.push(window);
     }
 }
 
@@ -229,7 +309,7 @@ mod tests {
             ..JobFilter::default()
         };
         for backend in [Backend::Sqlite, Backend::Postgres] {
-            let w = where_clause(&f, backend, 0);
+            let w = where_clause(&f, backend, Extent::default());
             assert!(!w.sql().contains("OR '1'"), "{}", w.sql());
             assert_eq!(w.vals.len(), 7);
         }
@@ -248,7 +328,43 @@ mod tests {
             scope: Scope::Projects(vec![]),
             ..JobFilter::default()
         };
-        assert_eq!(where_clause(&f, Backend::Sqlite, 0).sql(), " WHERE 1 = 0");
+        assert_eq!(
+            where_clause(&f, Backend::Sqlite, Extent::default()).sql(),
+            " WHERE 1 = 0"
+        );
+    }
+
+    #[test]
+    fn a_window_is_one_index_range_unless_an_older_job_still_runs() {
+        let f = JobFilter {
+            time: Some(Range {
+                from: Some(1000),
+                to: Some(2000),
+            }),
+            ..JobFilter::default()
+        };
+        let mut extent = Extent {
+            max_duration: 100,
+            oldest_running: Some(950),
+            ..Extent::default()
+        };
+        assert!(!where_clause(&f, Backend::Sqlite, extent)
+            .sql()
+            .contains(" OR j.job_state"));
+        extent.oldest_running = Some(10);
+        assert!(where_clause(&f, Backend::Sqlite, extent)
+            .sql()
+            .contains(" OR (j.job_state"));
+        assert_eq!(extent.earliest_start(1000), 10);
+        let sliced = JobFilter {
+            start_time: Some(Range {
+                from: Some(1500),
+                to: Some(1600),
+            }),
+            ..f
+        };
+        let sql = where_clause(&sliced, Backend::Sqlite, extent).sql();
+        assert_eq!(sql.matches("j.start_time >=").count(), 1, "{sql}");
     }
 
     #[test]
@@ -261,7 +377,11 @@ mod tests {
             }),
             ..JobFilter::default()
         };
-        let w = where_clause(&f, Backend::Postgres, 50);
+        let extent = Extent {
+            max_duration: 50,
+            ..Extent::default()
+        };
+        let w = where_clause(&f, Backend::Postgres, extent);
         assert!(w.sql().contains("jn.start_time <= $"), "{}", w.sql());
     }
 }

@@ -1,6 +1,6 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
-use super::filter::{order_by, where_clause, Where};
+use super::filter::{order_by, where_clause, Extent, Where};
 use super::values::{bind_all, Val};
 use super::Store;
 use crate::domain::query::{JobFilter, Sort};
@@ -180,19 +180,28 @@ impl Store {
 
     /// The WHERE clause of `filter`, with what it needs to know of the data.
     pub(super) async fn where_for(&self, filter: &JobFilter) -> Result<Where, sqlx::Error> {
-        let max_duration = match filter.time {
-            Some(_) => self.max_duration().await?,
-            None => 0,
+        let extent = match filter.time {
+            Some(_) => self.extent().await?,
+            None => Extent::default(),
         };
-        Ok(where_clause(filter, self.backend, max_duration))
+        Ok(where_clause(filter, self.backend, extent))
     }
 
-    /// The longest duration of a stopped job (an index lookup).
-    async fn max_duration(&self) -> Result<i64, sqlx::Error> {
-        let max: Option<i64> = sqlx::query_scalar("SELECT MAX(duration) FROM job")
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(max.unwrap_or(0))
+    /// Index-end lookups only: each subquery reads one end of one index.
+    pub(super) async fn extent(&self) -> Result<Extent, sqlx::Error> {
+        let row = sqlx::query(
+            "SELECT (SELECT MAX(duration) FROM job), \
+             (SELECT MIN(start_time) FROM job WHERE job_state = 'running'), \
+             (SELECT MIN(start_time) FROM job), (SELECT MAX(start_time) FROM job)",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(Extent {
+            max_duration: row.try_get::<Option<i64>, _>(0)?.unwrap_or(0),
+            oldest_running: row.try_get(1)?,
+            first_start: row.try_get(2)?,
+            last_start: row.try_get(3)?,
+        })
     }
 
     async fn with_tags(&self, mut jobs: Vec<JobRecord>) -> Result<Vec<JobRecord>, sqlx::Error> {

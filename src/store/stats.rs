@@ -1,9 +1,9 @@
 //! Usage statistics: per group, jobs, node-, core- and GPU-hours and the average wait,
 //! counting only the part of each job inside the window. One aggregate query.
 
-use super::filter::Where;
+use super::filter::{where_clause, Extent, Where};
 use super::{Backend, Store};
-use crate::domain::query::{GroupBy, JobFilter};
+use crate::domain::query::{GroupBy, JobFilter, Range};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -56,6 +56,40 @@ fn group_column(g: GroupBy) -> &'static str {
     }
 }
 
+/// Start-time slices of one statistics query, run at once on several SQLite connections.
+/// SQLite runs a query on one core; a month of a busy ledger is a million rows, so the
+/// slices share them out (measured: 1.05 s → 0.64 s for two slices on two cores).
+/// Postgres parallelises the scan and aggregates by hash on its own: one slice there.
+fn slices(backend: Backend, filter: &JobFilter, extent: &Extent) -> Vec<Option<(i64, i64)>> {
+    let n = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 3) as i64;
+    let lower = [
+        filter.start_time.and_then(|r| r.from),
+        filter
+            .time
+            .and_then(|r| r.from)
+            .map(|f| extent.earliest_start(f)),
+        extent.first_start,
+    ];
+    let upper = [
+        filter.start_time.and_then(|r| r.to),
+        filter.time.and_then(|r| r.to),
+        extent.last_start,
+    ];
+    let lo = lower.into_iter().flatten().max();
+    let hi = upper.into_iter().flatten().min();
+    match (backend, lo, hi) {
+        (Backend::Sqlite, Some(lo), Some(hi)) if n > 1 && hi - lo > n => {
+            let step = (hi - lo) / n + 1;
+            (0..n)
+                .map(|i| Some((lo + i * step, (lo + (i + 1) * step - 1).min(hi))))
+                .collect()
+        }
+        _ => vec![None],
+    }
+}
+
 impl Store {
     /// Statistics of the jobs `filter` selects, grouped by `by`. Running jobs count up to
     /// `now`; `filter.time` is the window every job is clipped to.
@@ -65,32 +99,28 @@ impl Store {
         by: GroupBy,
         now: i64,
     ) -> Result<Stats, sqlx::Error> {
-        let mut w = self.where_for(filter).await?;
-        let window = filter.time;
-        let from = window.and_then(|r| r.from);
-        let to = window.and_then(|r| r.to);
-        let sql = stats_sql(&mut w, self.backend, by, now, from, to);
-        let rows = super::values::bind_all(sqlx::query(&sql), w.vals)
-            .fetch_all(&self.pool)
-            .await?;
-        let mut groups = Vec::with_capacity(rows.len());
-        let mut total = Usage::default();
-        for r in &rows {
-            let usage = Usage {
-                jobs: r.try_get(1)?,
-                node_hours: hours(r.try_get(2)?),
-                core_hours: hours(r.try_get(3)?),
-                gpu_hours: hours(r.try_get(4)?),
-                avg_wait_seconds: None,
-                wait_sum: r.try_get::<Option<f64>, _>(5)?.unwrap_or(0.0),
-                wait_n: r.try_get(6)?,
-            };
-            total.add(&usage);
-            groups.push(Group {
-                group: r.try_get(0)?,
-                usage: usage.finished(),
-            });
+        let extent = self.extent().await?;
+        let parts = futures::future::try_join_all(
+            slices(self.backend, filter, &extent)
+                .into_iter()
+                .map(|slice| self.stats_slice(filter, by, now, extent, slice)),
+        )
+        .await?;
+        let mut merged: std::collections::HashMap<String, Usage> = Default::default();
+        for (group, usage) in parts.into_iter().flatten() {
+            merged.entry(group).or_default().add(&usage);
         }
+        let mut total = Usage::default();
+        let mut groups: Vec<Group> = merged
+            .into_iter()
+            .map(|(group, usage)| {
+                total.add(&usage);
+                Group {
+                    group,
+                    usage: usage.finished(),
+                }
+            })
+            .collect();
         groups.sort_by(|a, b| {
             b.usage
                 .node_hours
@@ -99,11 +129,54 @@ impl Store {
         });
         Ok(Stats {
             group_by: by,
-            from,
-            to,
+            from: filter.time.and_then(|r| r.from),
+            to: filter.time.and_then(|r| r.to),
             groups,
             total: total.finished(),
         })
+    }
+
+    /// One slice (jobs started in `slice`, both ends inclusive), or all of it.
+    async fn stats_slice(
+        &self,
+        filter: &JobFilter,
+        by: GroupBy,
+        now: i64,
+        extent: Extent,
+        slice: Option<(i64, i64)>,
+    ) -> Result<Vec<(String, Usage)>, sqlx::Error> {
+        let mut sliced = filter.clone();
+        if let Some((a, b)) = slice {
+            let r = filter.start_time.unwrap_or(Range {
+                from: None,
+                to: None,
+            });
+            sliced.start_time = Some(Range {
+                from: Some(r.from.map_or(a, |f| f.max(a))),
+                to: Some(r.to.map_or(b, |t| t.min(b))),
+            });
+        }
+        let mut w = where_clause(&sliced, self.backend, extent);
+        let window = filter.time;
+        let (from, to) = (window.and_then(|r| r.from), window.and_then(|r| r.to));
+        let sql = stats_sql(&mut w, self.backend, by, now, from, to);
+        let rows = super::values::bind_all(sqlx::query(&sql), w.vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let usage = Usage {
+                    jobs: r.try_get(1)?,
+                    node_hours: hours(r.try_get(2)?),
+                    core_hours: hours(r.try_get(3)?),
+                    gpu_hours: hours(r.try_get(4)?),
+                    avg_wait_seconds: None,
+                    wait_sum: r.try_get::<Option<f64>, _>(5)?.unwrap_or(0.0),
+                    wait_n: r.try_get(6)?,
+                };
+                Ok((r.try_get(0)?, usage))
+            })
+            .collect()
     }
 }
 
@@ -131,25 +204,36 @@ fn stats_sql(
         None => "j.start_time".to_string(),
     };
     let secs = format!("{greatest}(0, {end} - {start})");
-    // In floating point: a bigint product could overflow (an error on Postgres).
-    let sum = |weight: &str| format!("SUM(CAST({weight} AS DOUBLE PRECISION) * {secs})");
+    // Sums in floating point: an integer sum could overflow, an error on both databases.
+    // SQLite's TOTAL is such a sum. A NULL (no numHwthreads, no submit time) adds nothing.
+    let sum = |value: String| match backend {
+        Backend::Sqlite => format!("TOTAL({value})"),
+        Backend::Postgres => format!("SUM(CAST({value} AS DOUBLE PRECISION))"),
+    };
+    // The product in floating point on Postgres too; SQLite switches to it on overflow.
+    let weighted = |weight: &str| match backend {
+        Backend::Sqlite => format!("{weight} * {secs}"),
+        Backend::Postgres => format!("CAST({weight} AS DOUBLE PRECISION) * {secs}"),
+    };
     let waits = "j.submit_time > 0 AND j.submit_time <= j.start_time";
-    // SQLite without planner statistics would rather walk an index in group order (every
-    // job of the table) than find the window's few through the start-time index; a
-    // unary `+` makes the key an expression no index provides (measured: 1.4 s → 60 ms
-    // for a month of a million-job ledger). Postgres plans from its statistics.
+    // SQLite with planner statistics would rather walk an index in group order (skip
+    // scan) and read the jobs in that order, all over the table; without them it walks the
+    // whole index. A unary `+` makes the key an expression no index provides, so the
+    // window comes from the start-time index in table order and is sorted by group
+    // (measured on 10 million jobs: 2.1 s skip scan, 1.0 s window + sort).
     let key = match backend {
         Backend::Sqlite => format!("+{}", group_column(by)),
         Backend::Postgres => group_column(by).to_string(),
     };
     format!(
-        "SELECT {key}, COUNT(*), {}, {}, {}, \
-         CAST(SUM(CASE WHEN {waits} THEN j.start_time - j.submit_time END) AS DOUBLE PRECISION), \
-         COUNT(CASE WHEN {waits} THEN 1 END) \
+        "SELECT {key}, COUNT(*), {}, {}, {}, {}, COUNT(CASE WHEN {waits} THEN 1 END) \
          FROM job j{} GROUP BY {key}",
-        sum("j.num_nodes"),
-        sum("COALESCE(j.num_hwthreads, 0)"),
-        sum("COALESCE(j.num_acc, 0)"),
+        sum(weighted("j.num_nodes")),
+        sum(weighted("j.num_hwthreads")),
+        sum(weighted("j.num_acc")),
+        sum(format!(
+            "CASE WHEN {waits} THEN j.start_time - j.submit_time END"
+        )),
         w.sql()
     )
 }

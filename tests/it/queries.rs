@@ -83,6 +83,11 @@ async fn every_filter_selects_exactly_the_matching_jobs(db: Db) {
         ("node=f1&time=2500-2600", &[]),
         ("node=f1&time=1500-3500", &[2, 1]),
         ("node=nowhere", &[]),
+        // Running since 3000, long before the window minus the longest job (4000 s).
+        ("node=f2&time=9500-9600", &[2]),
+        ("node=f1&time=9500-", &[2]),
+        ("node=f1&time=9500-&start-time=3000-", &[2]),
+        ("node=f1&time=9500-&start-time=3001-", &[]),
         ("tag=debug:slow", &[3]),
         ("tag=debug:fast", &[]),
         ("jobName=SIM", &[3, 1]),
@@ -98,6 +103,9 @@ async fn every_filter_selects_exactly_the_matching_jobs(db: Db) {
         ("state=running", &[2]),
         ("state=failed&state=cancelled", &[4, 3]),
         ("time=6000-6500", &[3, 2]),
+        ("time=6000-6500&start-time=3000-4000", &[2]),
+        ("time=6000-6500&start-time=5000-", &[3]),
+        ("time=6000-6500&start-time=-2999", &[]),
         ("time=-1500", &[1]),
         ("time=9500-", &[2]),
         ("user=alice&partition=main", &[1]),
@@ -258,6 +266,16 @@ async fn stats_count_only_the_part_of_each_job_inside_the_window(db: Db) {
     assert_eq!(names, ["running", "completed"]);
     let (_, all) = app.get("/api/stats/?group-by=cluster").await;
     assert_eq!(all["total"]["jobs"], 5, "no window: every job");
+    // Absurd but valid numbers must not overflow into a server error.
+    let huge = json!({"jobId": 99, "cluster": "c", "user": "u9", "startTime": 100,
+        "submitTime": 1, "numNodes": 1, "numHwthreads": i64::MAX / 2, "numAcc": i64::MAX,
+        "resources": [{"hostname": "x"}]});
+    assert_eq!(
+        app.post("/api/jobs/start_job/", &huge.to_string()).await.0,
+        201
+    );
+    let (status, body) = app.get("/api/stats/?group-by=user&time=0-").await;
+    assert_eq!(status, 200, "{body}");
     for (query, param) in [
         ("", "group-by"),
         ("group-by=colour", "group-by"),
