@@ -9,6 +9,10 @@
 //! - baseline: the same store code with one transaction per event (cc-backend's design),
 //!   so the batch speed-up is a ratio measured in the same run.
 //!
+//! Throughput runs without the archiver (another process may archive); one more run has
+//! it in the same process, writing every stopped job durably, to show what that costs on
+//! two cores. The latency run has it too.
+//!
 //! Knobs (environment): BENCH_PAIRS (100000), BENCH_RUNS (3), BENCH_LATENCY_SECS (10),
 //! BENCH_PG_ADMIN (postgres://postgres@127.0.0.1:5432/postgres; "off" skips Postgres).
 
@@ -104,12 +108,25 @@ struct Server {
 }
 
 impl Server {
-    async fn start(db_url: &str, nats_url: &str, stream: &str, dir: &std::path::Path) -> Server {
+    /// `archive`: the archiver runs in the same process (writing to `dir`), as in a
+    /// single-process deployment; otherwise ingest has the machine to itself.
+    async fn start(
+        db_url: &str,
+        nats_url: &str,
+        stream: &str,
+        dir: &std::path::Path,
+        archive: bool,
+    ) -> Server {
         let port = free_port();
+        let archive = if archive {
+            format!("path = \"{}\"", dir.join(format!("archive-{stream}")).display())
+        } else {
+            "enabled = false".to_string()
+        };
         let cfg = format!(
             "[database]\nurl = \"{db_url}\"\n[nats]\nurl = \"{nats_url}\"\nstream = \"{stream}\"\n\
              consumer = \"{stream}\"\njob_subject = \"{stream}.job\"\nnode_subject = \"{stream}.node\"\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\n"
+             [http]\nlisten = \"127.0.0.1:{port}\"\n[archive]\n{archive}\n"
         );
         let path = dir.join(format!("{stream}.toml"));
         std::fs::write(&path, cfg).unwrap();
@@ -182,10 +199,11 @@ async fn throughput_run(
     run: usize,
     pairs: i64,
     dir: &std::path::Path,
+    archive: bool,
 ) -> f64 {
     let stream = format!("BENCH_{}_{run}", target.name);
     let url = target.fresh(&stream).await;
-    let server = Server::start(&url, nats_url, &stream, dir).await;
+    let server = Server::start(&url, nats_url, &stream, dir, archive).await;
     let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.unwrap());
     let cluster = format!("tp{run}");
     let mut lines = Vec::with_capacity(2 * pairs as usize);
@@ -202,8 +220,9 @@ async fn throughput_run(
     }
     let secs = t0.elapsed().as_secs_f64();
     eprintln!(
-        "  {} run {run}: {pairs} pairs committed in {secs:.2} s (published in {:.2} s)",
+        "  {} run {run}{}: {pairs} pairs committed in {secs:.2} s (published in {:.2} s)",
         target.name,
+        if archive { " with the archiver" } else { "" },
         published.as_secs_f64()
     );
     secs
@@ -218,7 +237,7 @@ async fn latency_run(
 ) -> (Vec<f64>, usize) {
     let stream = format!("BENCH_{}_LAT", target.name);
     let url = target.fresh(&stream).await;
-    let server = Server::start(&url, nats_url, &stream, dir).await;
+    let server = Server::start(&url, nats_url, &stream, dir, true).await;
     let js = async_nats::jetstream::new(async_nats::connect(nats_url).await.unwrap());
     let subject = format!("{stream}.job");
     let events = (secs * 1000) as i64;
@@ -375,20 +394,22 @@ async fn main() {
     }];
     targets.extend(postgres_target().await);
 
-    println!("| database | events | throughput (median of {runs}) | one txn per event | speed-up | p50 / p99 latency @ 1,000 ev/s | missed |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| database | events | throughput (median of {runs}) | with the archiver | one txn per event | speed-up | p50 / p99 latency @ 1,000 ev/s | missed |");
+    println!("|---|---|---|---|---|---|---|---|");
     for t in &targets {
         let mut secs = Vec::new();
         for run in 0..runs {
-            secs.push(throughput_run(t, &nats_url, run, pairs, dir.path()).await);
+            secs.push(throughput_run(t, &nats_url, run, pairs, dir.path(), false).await);
         }
         let rate = 2.0 * pairs as f64 / median(secs);
+        let with_archiver =
+            2.0 * pairs as f64 / throughput_run(t, &nats_url, runs, pairs, dir.path(), true).await;
         let base = baseline(t, 4000).await;
         let (mut lat, missed) = latency_run(t, &nats_url, lat_secs, dir.path()).await;
         let (p50, p99) = (percentile(&mut lat, 0.5), percentile(&mut lat, 0.99));
         println!(
-            "| {} | {} | {:.0} events/s | {:.0} events/s | {:.1}x | {:.0} ms / {:.0} ms | {missed} |",
-            t.name, 2 * pairs, rate, base, rate / base, p50, p99
+            "| {} | {} | {:.0} events/s | {:.0} events/s | {:.0} events/s | {:.1}x | {:.0} ms / {:.0} ms | {missed} |",
+            t.name, 2 * pairs, rate, with_archiver, base, rate / base, p50, p99
         );
     }
 }

@@ -126,15 +126,16 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, extent: Extent) -> W
     // One pair of start-time bounds: SQLite seeks the index with the first pair it
     // finds and only filters by the others, so a window and a start-time range are
     // folded into one.
+    let started = start_bounds(f, extent);
     match f.time {
-        Some(t) => overlap(&mut w, t, f.start_time, extent),
-        None => w.range("j.start_time", f.start_time),
+        Some(t) => overlap(&mut w, t, started, extent),
+        None => w.range("j.start_time", started),
     }
     w.range("j.stop_time", f.stop_time);
     w.range("j.duration", f.duration);
     w.range("j.num_nodes", f.num_nodes);
     if let Some(node) = &f.node {
-        node_clause(&mut w, node, f, extent.max_duration);
+        node_clause(&mut w, node, f, started, extent.max_duration);
     }
     if let Some(t) = &f.tag {
         let (ty, name) = (w.bind(t.tag_type.as_str()), w.bind(t.name.as_str()));
@@ -146,13 +147,40 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, extent: Extent) -> W
     w
 }
 
+/// The start-time bounds every matching job lies in: the start-time filter, narrowed by
+/// a stop-time range (a job stopped in `[a, b]` started in `[a - longest, b]`), so that a
+/// stop-time question is a range of the start-time index too.
+fn start_bounds(f: &JobFilter, extent: Extent) -> Option<Range> {
+    let implied = f.stop_time.map(|r| Range {
+        from: r.from.map(|a| a.saturating_sub(extent.max_duration)),
+        to: r.to,
+    });
+    match (f.start_time, implied) {
+        (None, None) => None,
+        (Some(r), None) | (None, Some(r)) => Some(r),
+        (Some(a), Some(b)) => Some(Range {
+            from: a.from.max(b.from),
+            to: match (a.to, b.to) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, y) => x.or(y),
+            },
+        }),
+    }
+}
+
 /// Jobs that ran on `node`, as candidates from the job → host index. The window's bounds
 /// go into the index range: a stopped job in it started at most `max_duration` before the
 /// window, and nothing that started after the window can be in it. Running jobs may have
 /// started any time before, so they join through the small running-jobs index. The outer
 /// WHERE still checks every condition; this only keeps the candidates few.
-fn node_clause(w: &mut Where, node: &str, f: &JobFilter, max_duration: i64) {
-    let upper = [f.start_time.and_then(|r| r.to), f.time.and_then(|r| r.to)]
+fn node_clause(
+    w: &mut Where,
+    node: &str,
+    f: &JobFilter,
+    started: Option<Range>,
+    max_duration: i64,
+) {
+    let upper = [started.and_then(|r| r.to), f.time.and_then(|r| r.to)]
         .into_iter()
         .flatten()
         .min();
@@ -160,7 +188,7 @@ fn node_clause(w: &mut Where, node: &str, f: &JobFilter, max_duration: i64) {
         .time
         .and_then(|r| r.from)
         .map(|t| t.saturating_sub(max_duration));
-    let started_from = f.start_time.and_then(|r| r.from);
+    let started_from = started.and_then(|r| r.from);
     let lower = window_from.max(started_from);
     let h = w.bind(node);
     let mut bounds = String::new();

@@ -67,19 +67,14 @@ impl Store {
                         // A 64 MiB page cache per connection (the default is 2 MiB) keeps the
                         // upper levels of the indexes of a ledger of millions of jobs in
                         // memory instead of re-reading them from the OS for every query.
-                        // `optimize` refreshes the planner's statistics where they are
-                        // missing or stale, sampling at most 1000 rows per index, as SQLite
-                        // advises for long-lived connections; the pool reopens connections
-                        // every 30 minutes, so it also runs periodically. Memory-mapped
+                        // Memory-mapped
                         // reads: this SQLite otherwise issues one read() per row a scan
                         // visits (strace: 1.2 million for one month's statistics), whatever
                         // the cache size; .cargo/config.toml lifts the 2 GiB map limit.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -65536; PRAGMA analysis_limit = 1000; \
-                             PRAGMA optimize = 0x10002; \
-                             PRAGMA mmap_size = 1099511627776;",
+                             PRAGMA cache_size = -65536; PRAGMA mmap_size = 1099511627776;",
                         )
                         .await?;
                     }
@@ -100,7 +95,17 @@ impl Store {
         migrator
             .run(&self.pool)
             .await
-            .context("applying database migrations")
+            .context("applying database migrations")?;
+        if self.backend == Backend::Sqlite {
+            // Planner statistics where they are missing or stale, sampling at most 1000
+            // rows per index, as SQLite advises; once at start-up, before ingest writes,
+            // because ANALYZE takes the write lock. (Postgres has autovacuum.)
+            sqlx::query("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;")
+                .execute(&self.pool)
+                .await
+                .context("refreshing SQLite's planner statistics")?;
+        }
+        Ok(())
     }
 
     pub fn backend(&self) -> Backend {

@@ -180,9 +180,9 @@ impl Store {
 
     /// The WHERE clause of `filter`, with what it needs to know of the data.
     pub(super) async fn where_for(&self, filter: &JobFilter) -> Result<Where, sqlx::Error> {
-        let extent = match filter.time {
-            Some(_) => self.extent().await?,
-            None => Extent::default(),
+        let extent = match (filter.time, filter.stop_time) {
+            (None, None) => Extent::default(),
+            _ => self.extent().await?,
         };
         Ok(where_clause(filter, self.backend, extent))
     }
@@ -190,7 +190,7 @@ impl Store {
     /// Index-end lookups only: each subquery reads one end of one index.
     pub(super) async fn extent(&self) -> Result<Extent, sqlx::Error> {
         let row = sqlx::query(
-            "SELECT (SELECT MAX(duration) FROM job), \
+            "SELECT (SELECT max_duration FROM job_extent), \
              (SELECT MIN(start_time) FROM job WHERE job_state = 'running'), \
              (SELECT MIN(start_time) FROM job), (SELECT MAX(start_time) FROM job)",
         )

@@ -43,6 +43,7 @@ pub(super) async fn write(conn: &mut AnyConnection, c: Changes) -> Result<Writte
             id: s.db_id,
         });
     }
+    raise_max_duration(conn, c.stops.iter().map(|s| s.duration).max()).await?;
     let ids = insert_new(conn, &c.new_jobs).await?;
     for n in &c.new_jobs {
         let key = InstanceKey {
@@ -138,7 +139,28 @@ pub(super) async fn insert_new(
     let ids = insert_jobs(conn, jobs).await?;
     insert_tags(conn, jobs, &ids).await?;
     insert_job_nodes(conn, jobs, &ids).await?;
+    let longest = jobs
+        .iter()
+        .filter_map(|n| n.stop_time.map(|s| s - n.job.start_time))
+        .max();
+    raise_max_duration(conn, longest).await?;
     Ok(ids)
+}
+
+/// Keep `job_extent.max_duration` at least the longest stopped job: time windows use it
+/// to bound how early a job they overlap can have started. One statement per batch, and
+/// none unless a job outlasts every earlier one.
+async fn raise_max_duration(
+    conn: &mut AnyConnection,
+    longest: Option<i64>,
+) -> Result<(), ApplyError> {
+    if let Some(d) = longest.filter(|d| *d > 0) {
+        sqlx::query("UPDATE job_extent SET max_duration = $1 WHERE id = 1 AND max_duration < $1")
+            .bind(d)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 /// One `job_node` row per host of each new job, so "jobs on node X" is an index lookup.
