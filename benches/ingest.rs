@@ -119,7 +119,10 @@ impl Server {
     ) -> Server {
         let port = free_port();
         let archive = if archive {
-            format!("path = \"{}\"", dir.join(format!("archive-{stream}")).display())
+            format!(
+                "path = \"{}\"",
+                dir.join(format!("archive-{stream}")).display()
+            )
         } else {
             "enabled = false".to_string()
         };
