@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// The job states of contract section 2 (also their schema in the OpenAPI document).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum JobState {
     BootFail,
     Cancelled,
@@ -260,6 +262,14 @@ impl StopJob {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_documented_states_are_the_parsed_ones() {
+        use utoipa::PartialSchema;
+        let schema = serde_json::to_value(JobState::schema()).unwrap();
+        let names: Vec<&str> = STATES.iter().map(|(n, _)| *n).collect();
+        assert_eq!(schema["enum"], serde_json::json!(names));
+    }
 
     fn wire(json: &str) -> StartJobWire {
         serde_json::from_str(json).unwrap()

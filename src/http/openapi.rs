@@ -10,7 +10,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
 #[openapi(
     info(title = "jobledger", description = "Exact HPC job ledger; cc-backend compatible job API."),
     modifiers(&Security),
-    components(schemas(JobStateName)),
+    components(schemas(crate::domain::job::JobState)),
     security(("bearer" = []), ("x-auth-token" = [])),
     tags(
         (name = "jobs", description = "Reading jobs, statistics and live changes"),
@@ -150,25 +150,6 @@ pub struct MetaValue {
     pub value: String,
 }
 
-/// The job states of contract section 2.
-#[derive(ToSchema)]
-#[serde(rename_all = "snake_case")]
-#[allow(dead_code)]
-pub enum JobStateName {
-    BootFail,
-    Cancelled,
-    Completed,
-    Deadline,
-    Failed,
-    NodeFail,
-    OutOfMemory,
-    Pending,
-    Preempted,
-    Running,
-    Suspended,
-    Timeout,
-}
-
 /// The filters of `/api/jobs/`, `/api/stats/` and `/api/events` (documentation only; the
 /// handlers read the query string with `filters::job_filter`, which refuses unknown keys).
 #[derive(IntoParams)]
@@ -176,7 +157,7 @@ pub enum JobStateName {
 #[allow(dead_code)]
 pub struct FilterParams {
     /// Job state; repeat for several.
-    #[param(value_type = Option<Vec<JobStateName>>)]
+    #[param(value_type = Option<Vec<crate::domain::job::JobState>>)]
     state: Option<Vec<String>>,
     cluster: Option<String>,
     partition: Option<String>,
