@@ -121,6 +121,11 @@ async fn sorts_pages_and_totals_agree(db: Db) {
     let tdb = TestDb::new(db).await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
     four_jobs(&app).await;
+    assert!(
+        app.log()
+            .contains("no [auth] section: every caller is trusted"),
+        "without [auth] jobledger says so at start-up"
+    );
     assert_eq!(
         job_ids(&app, "").await,
         [4, 3, 2, 1],
