@@ -202,7 +202,7 @@ fn node_clause(
     // A lower bound from the window (not from start-time) would leave out running jobs
     // that started long before it: add those.
     let window_bounds_it = match (window_from, started_from) {
-        (Some(w), Some(s)) => w > s,
+        (Some(win), Some(s)) => win > s,
         (Some(_), None) => true,
         (None, _) => false,
     };
