@@ -37,16 +37,7 @@ async fn world(db: Db) -> (World, TestDb) {
     {
         let j = json!({"jobId": 100 + n, "cluster": "c", "user": user, "project": project,
             "startTime": 1000 + n as i64, "numNodes": 1, "resources": [{"hostname": "h1"}]});
-        let (status, body) = app
-            .send(
-                Method::POST,
-                "/api/jobs/start_job/",
-                Some(&j.to_string()),
-                Some(&api),
-            )
-            .await;
-        assert_eq!(status, 201, "{body}");
-        ids.push(body["id"].as_i64().unwrap());
+        ids.push(app.start_job_as(&j, &api).await);
     }
     let w = World {
         app,

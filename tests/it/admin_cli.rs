@@ -59,15 +59,7 @@ async fn admins_manage_tokens_and_read_jobs_from_the_command_line() {
         let j = json!({"jobId": id, "cluster": "c", "user": user, "project": project,
             "startTime": 1_700_000_000 + id * 3600, "numNodes": 1,
             "resources": [{"hostname": "h1"}], "metaData": {"jobName": format!("run,{id}")}});
-        let (status, b) = app
-            .send(
-                Method::POST,
-                "/api/jobs/start_job/",
-                Some(&j.to_string()),
-                Some(&api),
-            )
-            .await;
-        assert_eq!(status, 201, "{b}");
+        app.start_job_as(&j, &api).await;
     }
     app.send(
         Method::POST,

@@ -4,6 +4,23 @@ use crate::helpers::TestApp;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+impl TestApp {
+    /// POST a start_job with a token; asserts 201 and returns the job's database id.
+    pub async fn start_job_as(&self, job: &Value, token: &str) -> i64 {
+        let body = job.to_string();
+        let (status, answer) = self
+            .send(
+                reqwest::Method::POST,
+                "/api/jobs/start_job/",
+                Some(&body),
+                Some(token),
+            )
+            .await;
+        assert_eq!(status, 201, "{answer}");
+        answer["id"].as_i64().unwrap()
+    }
+}
+
 /// A key pair for `[auth]` and tokens signed with it.
 pub struct Keys {
     pub public: String,

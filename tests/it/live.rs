@@ -95,16 +95,7 @@ async fn a_users_stream_shows_only_her_own_jobs(db: Db) {
     let mut mine = EventStream::open(&app, "", Some(&alice)).await;
     let mut asks_for_bob = EventStream::open(&app, "user=bob", Some(&alice)).await;
     for (id, user) in [(1, "bob"), (2, "alice"), (3, "bob")] {
-        let body = start(id, "c", user).to_string();
-        let (status, _) = app
-            .send(
-                Method::POST,
-                "/api/jobs/start_job/",
-                Some(&body),
-                Some(&api),
-            )
-            .await;
-        assert_eq!(status, 201);
+        app.start_job_as(&start(id, "c", user), &api).await;
     }
     let (status, _) = app
         .send(Method::POST, "/api/jobs/start_job/", Some("{"), Some(&api))

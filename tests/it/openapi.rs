@@ -54,15 +54,7 @@ async fn schemathesis_finds_no_server_error_and_no_response_off_the_document(db:
     for id in 1..=20 {
         let mut j = start_json(id, 1000 * id);
         j["tags"] = serde_json::json!([{"type": "t", "name": "n"}]);
-        let (status, _) = app
-            .send(
-                Method::POST,
-                "/api/jobs/start_job/",
-                Some(&j.to_string()),
-                Some(&admin),
-            )
-            .await;
-        assert_eq!(status, 201);
+        app.start_job_as(&j, &admin).await;
         if id % 2 == 0 {
             let stop = stop_json(id, None, 1000 * id + 500, "completed").to_string();
             app.send(
