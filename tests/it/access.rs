@@ -23,12 +23,7 @@ struct World {
 }
 
 async fn world(db: Db) -> (World, TestDb) {
-    ensure_shared_nats();
-    let tdb = TestDb::new(db).await;
-    let keys = Keys::new();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = keys.toml();
-    let app = TestApp::spawn(setup).await;
+    let (app, keys, tdb) = spawn_with_auth(db).await;
     let api = keys.token("slurm-adapter", "api", &[]);
     let mut ids = Vec::new();
     for (n, (user, project)) in [("alice", "p1"), ("bob", "p2"), ("carol", "p1")]

@@ -4,6 +4,18 @@ use crate::helpers::TestApp;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
+/// A jobledger with `[auth]` on the shared NATS and a fresh database of `db`, and the
+/// keys that sign its tokens. Keep the `TestDb`: it owns the database.
+pub async fn spawn_with_auth(db: crate::helpers::Db) -> (TestApp, Keys, crate::helpers::TestDb) {
+    use crate::helpers::*;
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let keys = Keys::new();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = keys.toml();
+    (TestApp::spawn(setup).await, keys, tdb)
+}
+
 impl TestApp {
     /// POST a start_job with a token; asserts 201 and returns the job's database id.
     pub async fn start_job_as(&self, job: &Value, token: &str) -> i64 {

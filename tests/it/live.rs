@@ -84,12 +84,7 @@ async fn streams_show_committed_changes_through_their_filters(db: Db) {
 }
 
 async fn a_users_stream_shows_only_her_own_jobs(db: Db) {
-    ensure_shared_nats();
-    let tdb = TestDb::new(db).await;
-    let keys = Keys::new();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = keys.toml();
-    let app = TestApp::spawn(setup).await;
+    let (app, keys, _tdb) = spawn_with_auth(db).await;
     let api = keys.token("adapter", "api", &[]);
     let alice = keys.token("alice", "user", &[]);
     let mut mine = EventStream::open(&app, "", Some(&alice)).await;

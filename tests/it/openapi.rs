@@ -43,12 +43,7 @@ async fn every_documented_operation_is_routed_and_the_served_document_is_the_gen
 }
 
 async fn schemathesis_finds_no_server_error_and_no_response_off_the_document(db: Db) {
-    ensure_shared_nats();
-    let tdb = TestDb::new(db).await;
-    let keys = Keys::new();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = keys.toml();
-    let app = TestApp::spawn(setup).await;
+    let (app, keys, _tdb) = spawn_with_auth(db).await;
     let admin = keys.token("fuzzer", "admin", &[]);
     // Something for the id routes to find: jobs 1..=20, half stopped, one tagged.
     for id in 1..=20 {
