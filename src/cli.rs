@@ -4,6 +4,7 @@
 use crate::admin;
 use crate::app::Application;
 use crate::config::Config;
+use crate::secret::redact_url;
 use crate::store::Store;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -120,7 +121,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
             store.close().await;
-            tracing::info!(database = %config.database_url, "migrations applied");
+            tracing::info!(database = %redact_url(&config.database_url), "migrations applied");
             Ok(ExitCode::SUCCESS)
         }
         Command::Emit(args) => Ok(crate::emit::run(args).await),
@@ -177,7 +178,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let now = chrono::Utc::now().timestamp();
             let n = admin::seed::seed(&store, &shape, now).await?;
             store.close().await;
-            println!("{n} synthetic jobs written to {}", config.database_url);
+            println!(
+                "{n} synthetic jobs written to {}",
+                redact_url(&config.database_url)
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -29,5 +29,7 @@ pub mod hostlist;
 pub mod http;
 pub mod ingest;
 pub mod metrics;
+pub mod retry;
+pub mod secret;
 pub mod store;
 pub mod telemetry;

@@ -60,6 +60,8 @@ pub struct NatsConfig {
     pub ack_wait: Duration,
     /// How long the stream keeps events (they stay replayable after they are applied).
     pub stream_max_age: Duration,
+    /// Copies of the stream a NATS cluster keeps (1, or 3 or 5 in a JetStream cluster).
+    pub stream_replicas: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +125,7 @@ struct RawNats {
     creds_file: Option<PathBuf>,
     ack_wait_secs: Option<u64>,
     stream_max_age_days: Option<u64>,
+    stream_replicas: Option<usize>,
 }
 
 #[derive(Deserialize, Default)]
@@ -230,8 +233,11 @@ impl Config {
             password: n.password,
             token: n.token,
             creds_file: n.creds_file,
-            ack_wait: secs(n.ack_wait_secs, 30),
+            // Short, so messages a killed process held come back soon; a batch that is
+            // merely slow keeps its messages with in-progress acknowledgements.
+            ack_wait: secs(n.ack_wait_secs, 10),
             stream_max_age: secs(n.stream_max_age_days, 14) * 86_400,
+            stream_replicas: n.stream_replicas.unwrap_or(1),
         };
         check_nats_url(&nats.url).map_err(|m| err("nats.url", m))?;
         for (key, v) in [
@@ -247,6 +253,9 @@ impl Config {
         }
         if nats.ack_wait < Duration::from_secs(1) {
             return Err(err("nats.ack_wait_secs", "must be at least 1".into()));
+        }
+        if !(1..=5).contains(&nats.stream_replicas) {
+            return Err(err("nats.stream_replicas", "must be 1 to 5".into()));
         }
         let database_url = raw
             .database
@@ -336,16 +345,18 @@ fn check_database_url(url: &str) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "{url:?} is not a database URL: use sqlite://PATH or postgres://USER@HOST/DB"
+            "{:?} is not a database URL: use sqlite://PATH or postgres://USER@HOST/DB",
+            crate::secret::redact_url(url)
         ))
     }
 }
 
 fn check_nats_url(urls: &str) -> Result<(), String> {
     for u in urls.split(',') {
-        u.trim()
-            .parse::<async_nats::ServerAddr>()
-            .map_err(|e| format!("{u:?} is not a NATS server address: {e}"))?;
+        u.trim().parse::<async_nats::ServerAddr>().map_err(|e| {
+            let u = crate::secret::redact_url(u);
+            format!("{u:?} is not a NATS server address: {e}")
+        })?;
     }
     Ok(())
 }

@@ -115,7 +115,10 @@ pub(super) async fn apply_body(
         Decoded::Invalid(k, why) => Input::Invalid(k, why, origin),
         Decoded::Metric => Input::Invalid(RejectKind::Decode, "not an event".into(), origin),
     };
-    let mut applied = app.store.apply(std::slice::from_ref(&input), false).await?;
+    let mut applied = app
+        .store
+        .apply_or_reject(std::slice::from_ref(&input), false)
+        .await?;
     let outcome = applied.outcomes.pop().ok_or_else(|| {
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

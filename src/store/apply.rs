@@ -6,6 +6,7 @@
 //! a second running instance, and updates/deletes check they still hit the row they read.
 //! A failed check rolls the whole batch back and it is applied again on fresh data.
 
+use super::fault::{classify, Fault};
 use super::values::{bind_all, placeholders, style, Val};
 use super::write::write;
 use super::{nodes, Store};
@@ -13,6 +14,7 @@ use crate::domain::change::Change;
 use crate::domain::job::JobState;
 use crate::domain::rules::{HeldStop, Instance, InstanceKey, Ledger, Origin, Outcome};
 use crate::domain::{Event, RejectKind};
+use crate::retry::Backoff;
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -43,38 +45,23 @@ pub enum ApplyError {
 }
 
 impl ApplyError {
-    /// Worth running the batch again right away: a concurrent writer got there first, or
-    /// SQLite's single writer slot was taken.
-    pub fn is_contention(&self) -> bool {
+    /// What the failure means: see [`super::fault`].
+    pub fn fault(&self) -> Fault {
         match self {
-            ApplyError::Stale => true,
-            ApplyError::Db(sqlx::Error::Database(e)) => {
-                e.is_unique_violation()
-                    || matches!(e.code().as_deref(), Some("40001" | "40P01"))
-                    || self.is_busy()
-            }
-            _ => false,
+            ApplyError::Stale => Fault::Conflict,
+            ApplyError::Db(e) => classify(e),
         }
     }
 
-    fn is_busy(&self) -> bool {
-        match self {
-            ApplyError::Db(sqlx::Error::Database(e)) => {
-                matches!(e.code().as_deref(), Some("5" | "6"))
-                    || e.message().contains("database is locked")
-            }
-            _ => false,
-        }
+    /// Worth applying again at once.
+    fn is_contention(&self) -> bool {
+        matches!(self.fault(), Fault::Conflict | Fault::Busy)
     }
 
-    /// The database refused the data itself, or a conflict persisted through every retry:
-    /// waiting will not help, so the batch is split to find the event at fault.
-    pub fn is_data_error(&self) -> bool {
-        match self {
-            ApplyError::Stale => true,
-            ApplyError::Db(sqlx::Error::Database(_)) => !self.is_busy(),
-            _ => false,
-        }
+    /// Waiting will not help: the data, or a conflict that outlasted every retry. Only
+    /// this may turn an event into a rejection.
+    pub fn refuses_data(&self) -> bool {
+        matches!(self.fault(), Fault::Conflict | Fault::Data)
     }
 }
 
@@ -142,50 +129,76 @@ impl Store {
         })
     }
 
-    /// Apply a batch from the stream, waiting out database outages. A batch the database
-    /// refuses (a data error, not an outage) is applied one input at a time so that only
-    /// the offending event is rejected, with the database's reason. `None` if shutdown
+    /// Apply a batch from the stream, waiting out database outages. `None` if shutdown
     /// came while the database was unreachable: the caller must not acknowledge.
-    pub async fn apply_or_isolate(
+    pub async fn apply_durably(
         &self,
         inputs: &[Input],
         shutdown: &CancellationToken,
     ) -> Option<Applied> {
-        let mut backoff = Duration::from_millis(200);
+        let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(10));
         loop {
-            match self.apply(inputs, true).await {
+            match self.apply_or_reject(inputs, true).await {
                 Ok(applied) => return Some(applied),
-                Err(e) if e.is_data_error() && inputs.len() > 1 => {
-                    tracing::warn!(error = %e, "database refused a batch; applying its events one by one");
-                    let mut all = Applied::default();
-                    for input in inputs {
-                        let one =
-                            Box::pin(self.apply_or_isolate(std::slice::from_ref(input), shutdown))
-                                .await?;
-                        all.outcomes.extend(one.outcomes);
-                        all.ids.extend(one.ids);
-                        all.changes.extend(one.changes);
-                    }
-                    return Some(all);
-                }
-                Err(e) if e.is_data_error() => {
-                    let (Input::Event(_, origin) | Input::Invalid(_, _, origin)) = &inputs[0];
-                    let why = format!("the database refused the event: {e}");
-                    let reject = Input::Invalid(RejectKind::Invalid, why, origin.clone());
-                    match self.apply(&[reject], true).await {
-                        Ok(applied) => return Some(applied),
-                        Err(e) => tracing::warn!(error = %e, "storing a rejected event failed"),
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, retry_in = ?backoff, "database unavailable; batch not applied yet")
-                }
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"), events = inputs.len(), retry_in = ?backoff.next_wait(),
+                    "database unavailable; batch not applied yet"
+                ),
             }
-            tokio::select! {
-                _ = shutdown.cancelled() => return None,
-                _ = tokio::time::sleep(backoff) => {}
+            if !backoff.wait(shutdown).await {
+                return None;
             }
-            backoff = (backoff * 2).min(Duration::from_secs(10));
+        }
+    }
+
+    /// Apply `inputs`; a batch the database refuses (a data error, not an outage) is
+    /// applied one input at a time so that only the offending event is rejected, with the
+    /// database's reason. An outage is returned as an error, for the caller to wait out
+    /// (the stream) or report (HTTP): it never rejects an event.
+    pub async fn apply_or_reject(
+        &self,
+        inputs: &[Input],
+        hold_early_stops: bool,
+    ) -> Result<Applied, ApplyError> {
+        let e = match self.apply(inputs, hold_early_stops).await {
+            Err(e) if e.refuses_data() => e,
+            other => return other,
+        };
+        if inputs.len() > 1 {
+            tracing::warn!(
+                error = format!("{e:#}"),
+                events = inputs.len(),
+                "database refused a batch; applying its events one by one"
+            );
+            let mut all = Applied::default();
+            for input in inputs {
+                let one =
+                    Box::pin(self.apply_or_reject(std::slice::from_ref(input), hold_early_stops))
+                        .await?;
+                all.outcomes.extend(one.outcomes);
+                all.ids.extend(one.ids);
+                all.changes.extend(one.changes);
+            }
+            return Ok(all);
+        }
+        let input = &inputs[0];
+        let (Input::Event(_, origin) | Input::Invalid(_, _, origin)) = input;
+        tracing::warn!(error = format!("{e:#}"), event = %identity(input), "the database refused an event; storing it as rejected");
+        let why = format!("the database refused the event: {e}");
+        let reject = Input::Invalid(RejectKind::Invalid, why, origin.clone());
+        match self.apply(&[reject], hold_early_stops).await {
+            Err(e2) if e2.refuses_data() => {
+                // The reason itself was refused (it quotes the data): keep the raw bytes
+                // with a plain reason rather than lose the event.
+                tracing::warn!(
+                    error = format!("{e2:#}"),
+                    "storing the database's reason failed"
+                );
+                let plain = "the database refused the event".to_string();
+                let reject = Input::Invalid(RejectKind::Invalid, plain, origin.clone());
+                self.apply(&[reject], hold_early_stops).await
+            }
+            other => other,
         }
     }
 
@@ -313,4 +326,27 @@ fn held_from_row(row: &sqlx::any::AnyRow) -> Result<HeldStop, sqlx::Error> {
             source_key: row.try_get("source_key")?,
         },
     })
+}
+
+/// Who an input is, for log lines: the job and where the event came from.
+fn identity(input: &Input) -> String {
+    let (what, origin) = match input {
+        Input::Event(Event::Start(j), o) => (
+            format!(
+                "start_job {} on {} at {}",
+                j.job_id, j.cluster, j.start_time
+            ),
+            o,
+        ),
+        Input::Event(Event::Stop(s), o) => {
+            let cluster = s.cluster.as_deref().unwrap_or("any cluster");
+            (format!("stop_job {} on {cluster}", s.job_id), o)
+        }
+        Input::Event(Event::NodeState(n), o) => (format!("nodestate of {}", n.cluster), o),
+        Input::Invalid(kind, _, o) => (format!("rejected event ({})", kind.as_str()), o),
+    };
+    match &origin.source_key {
+        Some(k) => format!("{what} from {} ({k})", origin.subject),
+        None => format!("{what} from {}", origin.subject),
+    }
 }

@@ -8,6 +8,7 @@ mod apply;
 pub mod archive;
 mod bulk;
 mod edit;
+mod fault;
 mod filter;
 mod nodes;
 pub mod query;
@@ -17,7 +18,9 @@ mod values;
 mod write;
 
 pub use apply::{Applied, ApplyError, Input};
+pub use fault::Fault;
 
+use crate::secret::redact_url;
 use anyhow::Context;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -54,7 +57,7 @@ impl Store {
             Backend::Postgres => url.to_string(),
         };
         let options = AnyConnectOptions::from_str(&url)
-            .with_context(|| format!("invalid database URL {url:?}"))?
+            .with_context(|| format!("invalid database URL {:?}", redact_url(&url)))?
             .log_slow_statements(tracing::log::LevelFilter::Warn, Duration::from_secs(2));
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 8 })
@@ -83,7 +86,7 @@ impl Store {
             })
             .connect_with(options)
             .await
-            .with_context(|| format!("cannot connect to the database at {}", redact(&url)))?;
+            .with_context(|| format!("cannot connect to the database at {}", redact_url(&url)))?;
         Ok(Store { pool, backend })
     }
 
@@ -158,20 +161,6 @@ fn prepare_sqlite_url(url: &str) -> anyhow::Result<String> {
     Ok(format!("sqlite://{path}?{query}{sep}{mode}"))
 }
 
-/// The URL without its password, for error messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.find('@')) {
-        (Some(s), Some(at)) if at > s => {
-            let creds = &url[s + 3..at];
-            match creds.split_once(':') {
-                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
-                None => url.to_string(),
-            }
-        }
-        _ => url.to_string(),
-    }
-}
-
 fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
@@ -192,11 +181,5 @@ mod tests {
             prepare_sqlite_url("sqlite::memory:").unwrap(),
             "sqlite::memory:"
         );
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
-        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
     }
 }

@@ -100,6 +100,15 @@ pub fn placeholders(style: Style, rows: usize, cols: usize) -> String {
     s
 }
 
+/// Bind every value with its SQL type pinned, NULLs included.
+///
+/// Postgres takes a parameter's type from the first execution of a cached statement, so
+/// a NULL must carry the type a value in the same place carries, or a later value no
+/// longer fits ("incorrect binary data format"). sqlx 0.8's `Any` driver swaps the two
+/// float types for NULLs (`None::<f64>` reaches Postgres as `float4`, `None::<f32>` as
+/// `float8`; launchbadge/sqlx PR 4290, still so in 0.9.0), so a NULL float is bound as
+/// `None::<f32>` to arrive as `float8`, like every `f64` value. The store test
+/// `every_nullable_column_takes_null_then_a_value_and_back` fails if this ever changes.
 pub fn bind_all<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
     vals: Vec<Val>,
@@ -107,7 +116,8 @@ pub fn bind_all<'q>(
     for v in vals {
         q = match v {
             Val::Int(i) => q.bind(i),
-            Val::Real(f) => q.bind(f),
+            Val::Real(Some(f)) => q.bind(f),
+            Val::Real(None) => q.bind(None::<f32>),
             Val::Text(t) => q.bind(t),
             Val::Bytes(b) => q.bind(b),
         };

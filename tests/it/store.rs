@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 on_both_databases!(
     a_stop_and_a_requeue_in_one_batch_over_a_stored_instance_both_apply,
+    every_nullable_column_takes_null_then_a_value_and_back,
     retention_forgets_old_history_and_old_archived_jobs_only,
 );
 
@@ -86,7 +87,7 @@ async fn a_batch_postgres_refuses_is_split_and_only_the_offending_event_is_rejec
         Input::Event(start(3, 1000), origin(2)),
     ];
     let applied = store
-        .apply_or_isolate(&batch, &CancellationToken::new())
+        .apply_durably(&batch, &CancellationToken::new())
         .await
         .unwrap();
     assert!(matches!(applied.outcomes[0], Outcome::Created(_)));
@@ -169,4 +170,74 @@ async fn retention_forgets_old_history_and_old_archived_jobs_only(db: Db) {
         .unwrap();
     assert_eq!(tags, 0, "the forgotten job's tags went with it");
     assert_eq!(store.node_history_len("c", "n1").await.unwrap(), 1);
+}
+
+/// A start with every optional field absent (`full` false) or present (true).
+fn start_with_optionals(id: i64, full: bool) -> Event {
+    let mut v = crate::events::start_json(id, 1000 + id);
+    if full {
+        let extra = serde_json::json!({
+            "energy": 1.5 + id as f64, "arrayJobId": 7, "walltime": 3600,
+            "requestedMemory": 1024, "submitTime": 900, "numHwthreads": 4, "numAcc": 1,
+            "subCluster": "main", "metaData": {"jobName": "x"},
+            "footprint": {"flops_any_avg": 1.25}, "energyFootprint": {"power": 2.5},
+            "tags": [{"type": "t", "name": "n"}], "smt": 1, "exclusive": 1,
+        });
+        for (k, x) in extra.as_object().unwrap() {
+            v[k] = x.clone();
+        }
+    }
+    event(Kind::StartJob, v)
+}
+
+/// An early stop (held), with or without its optional cluster and startTime.
+fn held_stop(id: i64, full: bool) -> Event {
+    let mut v = crate::events::stop_json(id, full.then_some(1000 + id), 2000 + id, "failed");
+    if !full {
+        v.as_object_mut().unwrap().remove("cluster");
+    }
+    event(Kind::StopJob, v)
+}
+
+/// Postgres types a cached statement's parameters at its first execution: a NULL bound
+/// with another type than the values that follow made them unstorable (issue 10: a start
+/// carrying `energy` after a dozen without). Each order, one event per batch, so every
+/// statement is the cached one; both orders, each on a fresh pool.
+async fn every_nullable_column_takes_null_then_a_value_and_back(db: Db) {
+    let (tdb, _) = migrated(db).await;
+    let mut id = 0;
+    for null_first in [true, false] {
+        let store = tdb.store().await;
+        for round in 0..14 {
+            id += 1;
+            let full = (round >= 12) == null_first;
+            let start = Input::Event(start_with_optionals(id, full), origin(id as usize));
+            let applied = store.apply_or_reject(&[start], true).await.unwrap();
+            assert!(
+                matches!(applied.outcomes[0], Outcome::Created(_)),
+                "start {id} (optional fields present: {full}): {:?}",
+                applied.outcomes
+            );
+            let job = store.job_by_id(*applied.ids.values().next().unwrap()).await;
+            let job = job.unwrap().unwrap();
+            assert_eq!(job.energy, full.then_some(1.5 + id as f64), "job {id}");
+            assert_eq!(job.walltime, full.then_some(3600), "job {id}");
+            assert_eq!(job.num_acc, full.then_some(1), "job {id}");
+            let stop = Input::Event(held_stop(1000 + id, full), origin(1000 + id as usize));
+            let applied = store.apply_or_reject(&[stop], true).await.unwrap();
+            assert!(
+                matches!(applied.outcomes[0], Outcome::Held),
+                "{:?}",
+                applied.outcomes
+            );
+            let mut bad = origin(2000 + id as usize);
+            if !full {
+                bad.source_key = None;
+            }
+            let reject = Input::Invalid(RejectKind::Decode, "nope".into(), bad);
+            store.apply_or_reject(&[reject], true).await.unwrap();
+        }
+    }
+    let store = tdb.store().await;
+    assert_eq!(store.list_rejected(1, 100).await.unwrap().1, 28);
 }
