@@ -116,7 +116,8 @@ impl Application {
                 self.config.clusters.clone(),
                 self.metrics.clone(),
                 feed.clone(),
-            );
+            )
+            .owned_by(format!("{}@{addr}", server_id()));
             tokio::spawn(archiver.run(shutdown.clone()))
         });
         match &self.config.auth {

@@ -50,6 +50,10 @@ pub struct Archiver {
     /// Clusters whose cluster.json exists, so it is checked once per process.
     known: Mutex<HashSet<String>>,
     passes: AtomicU64,
+    /// Who holds this archiver's leases: the same for every run of one deployment (host
+    /// and HTTP address), so a restarted process takes back what its killed predecessor
+    /// had claimed at once instead of waiting out `lease_secs`.
+    owner: String,
 }
 
 impl Archiver {
@@ -70,11 +74,24 @@ impl Archiver {
             feed,
             known: Mutex::new(HashSet::new()),
             passes: AtomicU64::new(0),
+            owner: format!("{}#{}", crate::app::server_id(), std::process::id()),
         }
     }
 
+    /// Name the deployment this archiver runs for (see the `owner` field). Two processes
+    /// running at once must not share an owner: the HTTP address tells them apart.
+    pub fn owned_by(mut self, owner: String) -> Archiver {
+        self.owner = owner;
+        self
+    }
+
     pub async fn run(self, shutdown: CancellationToken) {
-        tracing::info!(archive = %self.archive.describe(), "archiver running");
+        tracing::info!(archive = %self.archive.describe(), owner = %self.owner, "archiver running");
+        match self.store.archive_release(&self.owner).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(jobs = n, "took back the archive leases of this deployment's previous run"),
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "releasing this deployment's old archive leases failed; they expire after lease_secs"),
+        }
         loop {
             let idle = match self.try_once().await {
                 Ok(p) => p.claimed == 0,
@@ -100,7 +117,7 @@ impl Archiver {
     pub async fn try_once(&self) -> Result<Pass, sqlx::Error> {
         let now = chrono::Utc::now().timestamp();
         let n = self.passes.fetch_add(1, Ordering::Relaxed);
-        let token = format!("{}-{}-{n}", crate::app::server_id(), std::process::id());
+        let token = format!("{}/{}-{n}", self.owner, std::process::id());
         let lease_until = now + self.cfg.lease.as_secs() as i64;
         let t0 = Instant::now();
         let jobs = self

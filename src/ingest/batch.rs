@@ -5,7 +5,7 @@ use crate::decode::{decode_message, Decoded};
 use crate::domain::rules::Origin;
 use crate::domain::Event;
 use crate::store::Input;
-use async_nats::jetstream::Message;
+use async_nats::jetstream::{AckKind, Message};
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -44,7 +44,7 @@ impl Ingest {
             }
         }
         let decoded = started.elapsed();
-        let Some(applied) = self.store.apply_or_isolate(&inputs, shutdown).await else {
+        let Some(applied) = self.apply_keeping_messages(&inputs, &msgs, shutdown).await else {
             return false;
         };
         for (input, outcome) in inputs.iter().zip(&applied.outcomes) {
@@ -75,6 +75,36 @@ impl Ingest {
             .batch_seconds
             .observe(started.elapsed().as_secs_f64());
         true
+    }
+}
+
+impl Ingest {
+    /// Apply `inputs`, telling JetStream every third of `ack_wait` that `msgs` are still
+    /// being worked on: a slow batch (a database outage, a huge backlog) keeps its
+    /// messages, while those of a killed process come back after one `ack_wait`.
+    async fn apply_keeping_messages(
+        &self,
+        inputs: &[Input],
+        msgs: &[Message],
+        shutdown: &CancellationToken,
+    ) -> Option<crate::store::Applied> {
+        let apply = self.store.apply_durably(inputs, shutdown);
+        tokio::pin!(apply);
+        let every = (self.nats.ack_wait / 3).max(std::time::Duration::from_millis(300));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        loop {
+            tokio::select! {
+                applied = &mut apply => return applied,
+                _ = tick.tick() => {
+                    for m in msgs {
+                        if let Err(e) = m.ack_with(AckKind::Progress).await {
+                            tracing::debug!(error = %e, "in-progress acknowledgement failed");
+                        }
+                    }
+                    tracing::debug!(messages = msgs.len(), "batch still being applied; told JetStream");
+                }
+            }
+        }
     }
 }
 

@@ -70,18 +70,27 @@ pub async fn consumer(
             subjects: subjects.clone(),
             storage: stream::StorageType::File,
             max_age: cfg.stream_max_age,
+            num_replicas: cfg.stream_replicas,
             ..Default::default()
         })
         .await
         .with_context(|| format!("creating or opening JetStream stream {:?}", cfg.stream))?;
-    let bound = &stream.cached_info().config.subjects;
+    let info = stream.cached_info();
+    if info.config.num_replicas != cfg.stream_replicas {
+        tracing::warn!(
+            stream = %cfg.stream, replicas = info.config.num_replicas, configured = cfg.stream_replicas,
+            "the existing stream keeps another number of copies than nats.stream_replicas; \
+             change it with `nats stream edit`"
+        );
+    }
+    let bound = &info.config.subjects;
     if let Some(missing) = subjects.iter().find(|s| !bound.contains(s)) {
         tracing::warn!(
             stream = %cfg.stream, subject = %missing,
             "the existing stream does not capture this subject; its events will not arrive"
         );
     }
-    stream
+    let consumer: consumer::PullConsumer = stream
         .get_or_create_consumer(
             &cfg.consumer,
             consumer::pull::Config {
@@ -94,5 +103,14 @@ pub async fn consumer(
             },
         )
         .await
-        .with_context(|| format!("creating or opening JetStream consumer {:?}", cfg.consumer))
+        .with_context(|| format!("creating or opening JetStream consumer {:?}", cfg.consumer))?;
+    let ack_wait = consumer.cached_info().config.ack_wait;
+    if ack_wait != cfg.ack_wait {
+        tracing::warn!(
+            consumer = %cfg.consumer, ack_wait = ?ack_wait, configured = ?cfg.ack_wait,
+            "the existing consumer has another ack_wait than nats.ack_wait_secs; \
+             change it with `nats consumer edit`"
+        );
+    }
+    Ok(consumer)
 }

@@ -115,6 +115,21 @@ impl Store {
         self.jobs_by_ids(&ids).await
     }
 
+    /// Free the leases whose token starts with `owner/`: those of an earlier run of the
+    /// same deployment, which cannot still be working on them. Returns how many.
+    pub async fn archive_release(&self, owner: &str) -> Result<u64, sqlx::Error> {
+        let prefix = format!("{owner}/");
+        let done = sqlx::query(
+            "UPDATE job SET archive_lease = NULL, archive_lease_until = NULL \
+             WHERE monitoring_status = 1 AND archive_lease_until IS NOT NULL \
+             AND substr(archive_lease, 1, length($1)) = $1",
+        )
+        .bind(prefix)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     /// Record archived jobs `(id, location)`, each only while `token` still holds its lease,
     /// in one statement per chunk. Returns the ids recorded.
     pub async fn archive_done(
