@@ -151,7 +151,7 @@ pub async fn version(State(app): State<AppState>, _caller: Caller) -> Json<Versi
 
 /// 200 when the database answers and NATS is connected and consumed; 503 naming the
 /// failing part otherwise. No token needed: load balancers and monitors ask.
-const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(800);
+const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(500);
 
 #[utoipa::path(get, path = "/healthz", tag = "status", security(()),
     responses(

@@ -212,7 +212,9 @@ async fn sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated
     .await;
     app.terminate();
 
-    app.setup.extra = archive_toml(root.path(), "lease_secs = 5\nbatch_size = 100\n");
+    // Leases far longer than the test may wait: the restarted process must take back the
+    // jobs its killed predecessor had claimed at once, not when their leases expire.
+    app.setup.extra = archive_toml(root.path(), "lease_secs = 600\nbatch_size = 100\n");
     app.restart().await;
     let archived = |app: &TestApp| {
         let base = app.base.clone();
@@ -242,9 +244,11 @@ async fn sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated
         "killed mid-queue: {at_kill:?}"
     );
     app.restart().await;
-    eventually(180, "every job archived", || async {
-        ledger_status_counts(&tdb).await.3 == JOBS
-    })
+    eventually(
+        120,
+        "every job archived, the killed process's claims included",
+        || async { ledger_status_counts(&tdb).await.3 == JOBS },
+    )
     .await;
     assert_eq!(ledger_status_counts(&tdb).await, (0, 0, 0, JOBS));
     let (mut metas, mut partial) = (0, Vec::new());

@@ -106,6 +106,14 @@ impl TestDb {
         }
     }
 
+    /// A database someone else created (a private Postgres cluster's).
+    pub fn at(url: &str) -> TestDb {
+        TestDb {
+            url: url.to_string(),
+            _dir: None,
+        }
+    }
+
     pub async fn store(&self) -> jobledger::store::Store {
         jobledger::store::Store::connect(&self.url).await.unwrap()
     }
@@ -222,7 +230,9 @@ impl Setup {
     }
 
     pub async fn jetstream(&self) -> async_nats::jetstream::Context {
-        let client = async_nats::connect(&self.nats_url).await.unwrap();
+        // `nats.url` may list several servers (a cluster).
+        let urls: Vec<&str> = self.nats_url.split(',').map(str::trim).collect();
+        let client = async_nats::connect(urls).await.unwrap();
         async_nats::jetstream::new(client)
     }
 }

@@ -2,6 +2,7 @@
 
 mod clients;
 mod events;
+mod faults;
 mod helpers;
 
 mod access;
@@ -9,6 +10,9 @@ mod admin_cli;
 mod archive;
 mod archive_s3;
 mod bad_input;
+mod chaos_database;
+mod chaos_nats;
+mod chaos_processes;
 mod cli;
 mod compat;
 mod durability;
