@@ -10,7 +10,7 @@ use crate::domain::cluster::Clusters;
 use crate::domain::job::{StartJob, StopJob};
 use crate::domain::nodestate::NodeStates;
 use crate::domain::{Event, RejectKind};
-use influxdb_line_protocol::{parse_lines, split_lines, FieldValue, ParsedLine};
+use influxdb_line_protocol::{parse_lines, FieldValue, ParsedLine};
 
 /// One line of a message and what it turned out to be.
 #[derive(Debug)]
@@ -41,9 +41,8 @@ pub enum Kind {
 pub fn decode_message(payload: &[u8], clusters: &Clusters) -> Vec<Line> {
     let mut out = Vec::new();
     match std::str::from_utf8(payload) {
-        // Quote-aware splitting, as InfluxDB itself does.
         Ok(text) => {
-            for raw in split_lines(text) {
+            for raw in lines(text) {
                 push_line(&mut out, raw.as_bytes(), clusters);
             }
         }
@@ -55,6 +54,65 @@ pub fn decode_message(payload: &[u8], clusters: &Clusters) -> Vec<Line> {
         }
     }
     out
+}
+
+/// Most lines one quoted string may span.
+const MAX_JOINED_LINES: usize = 64;
+
+/// The lines of a message. A newline ends a line, except inside a string field that
+/// really spans lines (line protocol allows that): a line with an open quote is joined
+/// with the next ones only if the joined text then parses. So a truncated line, whose
+/// quote never closes, cannot swallow the good lines after it, as plain quote-aware
+/// splitting would.
+fn lines(text: &str) -> Vec<&str> {
+    let bounds: Vec<(usize, usize)> = {
+        let mut v = Vec::new();
+        let mut start = 0;
+        for (i, b) in text.bytes().enumerate() {
+            if b == b'\n' {
+                v.push((start, i));
+                start = i + 1;
+            }
+        }
+        v.push((start, text.len()));
+        v
+    };
+    let mut out = Vec::with_capacity(bounds.len());
+    let mut i = 0;
+    while i < bounds.len() {
+        let (start, end) = bounds[i];
+        let mut next = i + 1;
+        if has_open_quote(&text[start..end]) {
+            let last = (i + MAX_JOINED_LINES).min(bounds.len() - 1);
+            for j in i + 1..=last {
+                let joined = &text[start..bounds[j].1];
+                if !has_open_quote(joined) {
+                    if matches!(parse_lines(joined).next(), Some(Ok(_))) {
+                        next = j + 1;
+                    }
+                    break;
+                }
+            }
+        }
+        out.push(&text[start..bounds[next - 1].1]);
+        i = next;
+    }
+    out
+}
+
+/// Does `line` end inside a double-quoted string? (`\"` and `\\` are escapes.)
+fn has_open_quote(line: &str) -> bool {
+    let mut open = false;
+    let mut escaped = false;
+    for b in line.bytes() {
+        match b {
+            _ if escaped => escaped = false,
+            b'\\' => escaped = true,
+            b'"' => open = !open,
+            _ => {}
+        }
+    }
+    open
 }
 
 fn push_line(out: &mut Vec<Line>, raw: &[u8], clusters: &Clusters) {

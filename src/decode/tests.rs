@@ -112,3 +112,23 @@ fn nul_characters_are_refused_but_an_escaped_backslash_is_not_one() {
     assert!(!has_escaped_nul(r#"{"a":"x\\u0000"}"#));
     assert!(has_escaped_nul(r#"{"a":"x\u0000"}"#));
 }
+
+#[test]
+fn a_truncated_line_never_swallows_the_good_lines_after_it() {
+    let truncated = &START[..60];
+    let text = format!("{truncated}\n{START}\n{START}");
+    let lines = decode_message(text.as_bytes(), &Clusters::default());
+    assert_eq!(lines.len(), 3);
+    assert!(matches!(lines[0].decoded, Decoded::Invalid(..)));
+    assert!(matches!(lines[1].decoded, Decoded::Event(_)));
+    assert!(matches!(lines[2].decoded, Decoded::Event(_)));
+}
+
+#[test]
+fn a_string_field_may_still_span_lines() {
+    let text = "m,host=a note=\"two\nlines\",value=1\nm,host=b value=2";
+    let lines = decode_message(text.as_bytes(), &Clusters::default());
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0].raw, b"m,host=a note=\"two\nlines\",value=1");
+    assert!(matches!(lines[0].decoded, Decoded::Metric));
+}

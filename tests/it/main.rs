@@ -17,6 +17,7 @@ mod cli;
 mod compat;
 mod durability;
 mod emit;
+mod fuzz;
 mod http_api;
 mod live;
 mod nodes;
