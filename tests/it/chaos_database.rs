@@ -65,11 +65,11 @@ async fn postgres_sessions_terminated_and_server_restarted_under_load_lose_nothi
     let pg = PrivatePostgres::start();
     let tdb = pg.database().await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
-    const JOBS: i64 = 6000;
+    let jobs = scale() * 6000;
     let js = app.setup.jetstream().await;
     let subject = app.setup.job_subject.clone();
     let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, JOBS).chunks(500).enumerate() {
+        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
             publish_until_acked(&js, &subject, &format!("pg{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -104,7 +104,7 @@ async fn postgres_sessions_terminated_and_server_restarted_under_load_lose_nothi
     pg.restart();
     let back = Instant::now();
     publisher.await.unwrap();
-    wait_completed(&app, JOBS, 120).await;
+    wait_completed(&app, jobs, 120).await;
     figure(
         "Postgres: 5 session terminations, then a restart",
         "all jobs complete after Postgres is back",
@@ -116,7 +116,7 @@ async fn postgres_sessions_terminated_and_server_restarted_under_load_lose_nothi
         format!("{answered:?}"),
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
     assert!(app.log().contains("database unavailable"), "{}", app.log());
 }
 
@@ -126,11 +126,11 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
     ensure_shared_nats();
     let tdb = TestDb::new(Db::Sqlite).await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
-    const JOBS: i64 = 4000;
+    let jobs = scale() * 4000;
     let js = app.setup.jetstream().await;
     let subject = app.setup.job_subject.clone();
     let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, JOBS).chunks(500).enumerate() {
+        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
             publish_until_acked(&js, &subject, &format!("lk{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -153,7 +153,7 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     publisher.await.unwrap();
-    wait_completed(&app, JOBS, 120).await;
+    wait_completed(&app, jobs, 120).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
 }

@@ -17,11 +17,11 @@ async fn nats_restarted_while_events_flow_loses_and_doubles_nothing(db: Db) {
     let mut nats = PrivateNats::new();
     nats.start();
     let app = TestApp::spawn(Setup::new(&tdb, &nats.url())).await;
-    const JOBS: i64 = 4000;
+    let jobs = scale() * 4000;
     let js = app.setup.jetstream().await;
     let subject = app.setup.job_subject.clone();
     let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, JOBS).chunks(500).enumerate() {
+        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
             publish_until_acked(&js, &subject, &format!("flow{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -53,14 +53,14 @@ async fn nats_restarted_while_events_flow_loses_and_doubles_nothing(db: Db) {
     }
     let t0 = Instant::now();
     publisher.await.unwrap();
-    wait_completed(&app, JOBS, 120).await;
+    wait_completed(&app, jobs, 120).await;
     figure(
         "NATS restarted twice while events flow",
         &format!("{db:?}: all jobs complete after the last publish"),
         format!("{:.1} s", t0.elapsed().as_secs_f64()),
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
 }
 
 async fn a_nats_cluster_node_killed_in_a_burst_loses_and_doubles_nothing(db: Db) {
@@ -70,13 +70,13 @@ async fn a_nats_cluster_node_killed_in_a_burst_loses_and_doubles_nothing(db: Db)
     setup.nats_extra = "stream_replicas = 3\n".into();
     // The cluster elects its JetStream leader first; jobledger retries until it has.
     let app = TestApp::spawn(setup).await;
-    const JOBS: i64 = 4000;
+    let jobs = scale() * 4000;
     let js = app.setup.jetstream().await;
     let stream = js.get_stream(&app.setup.stream).await.unwrap();
     assert_eq!(stream.cached_info().config.num_replicas, 3);
     let subject = app.setup.job_subject.clone();
     let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, JOBS).chunks(500).enumerate() {
+        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
             publish_until_acked(&js, &subject, &format!("cl{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -92,12 +92,12 @@ async fn a_nats_cluster_node_killed_in_a_burst_loses_and_doubles_nothing(db: Db)
     cluster.nodes[0].stop();
     let killed_at = Instant::now();
     publisher.await.unwrap();
-    wait_completed(&app, JOBS, 120).await;
+    wait_completed(&app, jobs, 120).await;
     figure(
         "3-node NATS cluster, one node killed",
         &format!("{db:?}: all jobs complete after the kill"),
         format!("{:.1} s", killed_at.elapsed().as_secs_f64()),
     );
     tokio::time::sleep(Duration::from_secs(4)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
 }

@@ -21,12 +21,12 @@ async fn three_processes_sharing_a_consumer_two_sigkilled_in_a_burst_lose_and_do
     let mut a = TestApp::spawn(setup.clone()).await;
     let mut b = TestApp::spawn(setup.clone()).await;
     let c = TestApp::spawn(setup).await;
-    const JOBS: i64 = 6000;
+    let jobs = scale() * 6000;
     let js = c.setup.jetstream().await;
     let subject = c.setup.job_subject.clone();
     let publisher = tokio::spawn(async move {
         let t0 = Instant::now();
-        for (i, slice) in job_pairs(1, JOBS).chunks(1000).enumerate() {
+        for (i, slice) in job_pairs(1, jobs).chunks(1000).enumerate() {
             publish_until_acked(&js, &subject, &format!("burst{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -45,8 +45,8 @@ async fn three_processes_sharing_a_consumer_two_sigkilled_in_a_burst_lose_and_do
     let killed_at = Instant::now();
     let at_kill = ledger(&tdb).await.jobs;
     publisher.await.unwrap();
-    assert!(at_kill < JOBS, "both kills came after the burst: {at_kill}");
-    wait_completed(&c, JOBS, 120).await;
+    assert!(at_kill < jobs, "both kills came after the burst: {at_kill}");
+    wait_completed(&c, jobs, 120).await;
     figure(
         "3 processes, 2 SIGKILLed",
         &format!("{db:?}: all jobs complete after the kills"),
@@ -55,7 +55,7 @@ async fn three_processes_sharing_a_consumer_two_sigkilled_in_a_burst_lose_and_do
     // Messages the killed processes held come back after ack_wait (3 s here): let every
     // redelivery arrive, then count.
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
     assert!(c.metric("jobledger_messages_received_total").await > 0.0);
 }
 
@@ -66,9 +66,9 @@ async fn sigkill_again_and_again_while_draining_a_backlog_loses_and_doubles_noth
     setup.extra = "[ingest]\nbatch_size = 500\n".into();
     let mut app = TestApp::spawn(setup).await;
     app.terminate();
-    const JOBS: i64 = 8000;
+    let jobs = scale() * 8000;
     let js = app.setup.jetstream().await;
-    publish_until_acked(&js, &app.setup.job_subject, "backlog", &job_pairs(1, JOBS)).await;
+    publish_until_acked(&js, &app.setup.job_subject, "backlog", &job_pairs(1, jobs)).await;
     let t0 = Instant::now();
     let mut committed = Vec::new();
     for round in 0..5u64 {
@@ -79,16 +79,16 @@ async fn sigkill_again_and_again_while_draining_a_backlog_loses_and_doubles_noth
         committed.push(ledger(&tdb).await.jobs);
     }
     app.restart().await;
-    wait_completed(&app, JOBS, 180).await;
+    wait_completed(&app, jobs, 180).await;
     figure(
-        "SIGKILL x5 during a drain of 16,000 events",
+        &format!("SIGKILL x5 during a drain of {} events", 2 * jobs),
         &format!("{db:?}: drained after the first start"),
         format!("{:.1} s", t0.elapsed().as_secs_f64()),
     );
     assert!(
-        committed.iter().any(|n| *n < JOBS),
+        committed.iter().any(|n| *n < jobs),
         "every kill came after the drain: {committed:?}"
     );
     tokio::time::sleep(Duration::from_secs(5)).await;
-    assert_exact(&tdb, JOBS).await;
+    assert_exact(&tdb, jobs).await;
 }

@@ -9,6 +9,16 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
+/// How much bigger than in the test suite the chaos cases run: `JL_CHAOS_SCALE` (1 by
+/// default; `scripts/chaos` runs them ten times as large).
+pub fn scale() -> i64 {
+    std::env::var("JL_CHAOS_SCALE")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .filter(|n| *n >= 1)
+        .unwrap_or(1)
+}
+
 /// `n` jobs from `first` on, each a start and a stop (cluster `testcluster`).
 pub fn job_pairs(first: i64, n: i64) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(2 * n as usize);
@@ -66,6 +76,7 @@ pub async fn assert_exact(db: &TestDb, jobs: i64) {
 /// Wait until `n` jobs are completed; returns how long that took.
 pub async fn wait_completed(app: &TestApp, n: i64, secs: u64) -> Duration {
     let t0 = Instant::now();
+    let secs = secs * scale() as u64;
     eventually(secs, &format!("{n} completed jobs"), || async {
         let (_, body) = app.get("/api/jobs/?state=completed&items-per-page=1").await;
         body["total"].as_i64() == Some(n)
