@@ -1,10 +1,39 @@
-//! What a failed statement means for the events it carried.
+//! The store's error type, and what a failed statement means for the events it carried.
 //!
 //! Only a refusal of the data itself may turn an event into a rejection. Everything else
 //! (a dropped connection, a server shutting down, a full disk, a pool timeout, and any
 //! error we do not recognise) is an outage: the batch waits and is applied again, never
 //! rejected. The classification is positive for data errors so that a new kind of
 //! failure errs on the side of keeping the event.
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("another writer changed the rows this batch read")]
+    Stale,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+impl ApplyError {
+    /// What the failure means.
+    pub fn fault(&self) -> Fault {
+        match self {
+            ApplyError::Stale => Fault::Conflict,
+            ApplyError::Db(e) => classify(e),
+        }
+    }
+
+    /// Worth applying again at once.
+    pub(super) fn is_contention(&self) -> bool {
+        matches!(self.fault(), Fault::Conflict | Fault::Busy)
+    }
+
+    /// Waiting will not help: the data, or a conflict that outlasted every retry. Only
+    /// this may turn an event into a rejection.
+    pub fn refuses_data(&self) -> bool {
+        matches!(self.fault(), Fault::Conflict | Fault::Data)
+    }
+}
 
 /// The four things a failure can mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

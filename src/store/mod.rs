@@ -10,6 +10,7 @@ mod bulk;
 mod edit;
 mod fault;
 mod filter;
+mod isolate;
 mod nodes;
 pub mod query;
 pub mod stats;
@@ -17,8 +18,8 @@ pub mod status;
 mod values;
 mod write;
 
-pub use apply::{Applied, ApplyError, Input};
-pub use fault::Fault;
+pub use apply::{Applied, Input};
+pub use fault::{ApplyError, Fault};
 
 use crate::secret::redact_url;
 use anyhow::Context;

@@ -44,7 +44,7 @@ pub struct JobRecord {
     pub num_acc: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub energy: Option<f64>,
-    #[schema(value_type = Vec<crate::decode::payload::ResourceWire>)]
+    #[schema(value_type = Vec<crate::wire::ResourceWire>)]
     pub resources: Value,
     /// Present with `with-metadata=true` (lists) and always for one job.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -2,7 +2,7 @@
 //! inserts of new instances, tags, held stops and rejections. Every update and delete
 //! checks that it still hit the row the rules read (`ApplyError::Stale` otherwise).
 
-use super::apply::ApplyError;
+use super::fault::ApplyError;
 use super::now;
 use super::values::{bind_all, chunk_rows, placeholders, style, Val};
 use crate::domain::change::{Change, ChangeKind};
