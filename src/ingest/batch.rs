@@ -12,11 +12,11 @@ use tokio_util::sync::CancellationToken;
 impl Ingest {
     /// Apply and acknowledge `msgs`. Returns false if shutdown came while the database was
     /// unreachable: the batch is then left unacknowledged for redelivery.
-    pub(super) async fn process(&self, msgs: Vec<Message>, shutdown: &CancellationToken) -> bool {
+    pub(super) async fn process(&self, msgs: &[Message], shutdown: &CancellationToken) -> bool {
         let started = Instant::now();
         let received_at = chrono::Utc::now().timestamp();
         let mut inputs = Vec::with_capacity(msgs.len());
-        for m in &msgs {
+        for m in msgs {
             self.metrics.received.inc();
             let position = m.info().ok().map(|i| {
                 self.metrics.pending.set(i.pending as i64);
@@ -44,14 +44,14 @@ impl Ingest {
             }
         }
         let decoded = started.elapsed();
-        let Some(applied) = self.apply_keeping_messages(&inputs, &msgs, shutdown).await else {
+        let Some(applied) = self.store.apply_durably(&inputs, shutdown).await else {
             return false;
         };
         for (input, outcome) in inputs.iter().zip(&applied.outcomes) {
             self.metrics.record(kind_of(input), outcome);
         }
         self.feed.publish(applied.changes);
-        for m in &msgs {
+        for m in msgs {
             if let Err(e) = m.ack().await {
                 // Harmless: the message is redelivered and found to be a duplicate.
                 tracing::warn!(error = %e, "acknowledging a message failed");
@@ -78,32 +78,12 @@ impl Ingest {
     }
 }
 
-impl Ingest {
-    /// Apply `inputs`, telling JetStream every third of `ack_wait` that `msgs` are still
-    /// being worked on: a slow batch (a database outage, a huge backlog) keeps its
-    /// messages, while those of a killed process come back after one `ack_wait`.
-    async fn apply_keeping_messages(
-        &self,
-        inputs: &[Input],
-        msgs: &[Message],
-        shutdown: &CancellationToken,
-    ) -> Option<crate::store::Applied> {
-        let apply = self.store.apply_durably(inputs, shutdown);
-        tokio::pin!(apply);
-        let every = (self.nats.ack_wait / 3).max(std::time::Duration::from_millis(300));
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
-        loop {
-            tokio::select! {
-                applied = &mut apply => return applied,
-                _ = tick.tick() => {
-                    for m in msgs {
-                        if let Err(e) = m.ack_with(AckKind::Progress).await {
-                            tracing::debug!(error = %e, "in-progress acknowledgement failed");
-                        }
-                    }
-                    tracing::debug!(messages = msgs.len(), "batch still being applied; told JetStream");
-                }
-            }
+/// Tell JetStream that `msgs` are still being worked on, so it does not redeliver them
+/// when `ack_wait` passes.
+pub(super) async fn keep_alive(msgs: &[Message]) {
+    for m in msgs {
+        if let Err(e) = m.ack_with(AckKind::Progress).await {
+            tracing::debug!(error = %e, "in-progress acknowledgement failed");
         }
     }
 }

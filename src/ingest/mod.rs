@@ -15,7 +15,10 @@ use crate::domain::cluster::Clusters;
 use crate::feed::Feed;
 use crate::metrics::Metrics;
 use crate::store::Store;
+use async_nats::jetstream::consumer::pull::MessagesError;
+use async_nats::jetstream::Message;
 use futures::StreamExt;
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -85,33 +88,75 @@ impl Ingest {
         let mut chunks = messages.ready_chunks(self.ingest.batch_size);
         self.health.consuming.store(true, Ordering::Relaxed);
         tracing::info!(stream = %self.nats.stream, consumer = %self.nats.consumer, "consuming");
+        // Messages delivered while a batch is applied are read ahead and, like the batch
+        // in hand, get in-progress acknowledgements: a slow batch (a database outage, a
+        // locked SQLite file) outlasting `ack_wait` then has nothing redelivered. The
+        // consumer's max_ack_pending bounds how many can wait here.
+        let mut ahead: VecDeque<Message> = VecDeque::new();
+        let mut failure: Option<MessagesError> = None;
+        let mut ended = false;
         loop {
-            let chunk = tokio::select! {
-                biased;
-                _ = shutdown.cancelled() => return Ok(()),
-                // Outside tokio's cooperative budget: with it, the channel reports "empty"
-                // after ~128 operations per tick and batches shrink to a few dozen messages,
-                // each paying a full commit (measured: 72 on average instead of hundreds).
-                c = tokio::task::unconstrained(chunks.next()) => c,
-            };
-            let Some(chunk) = chunk else {
-                anyhow::bail!("the JetStream message stream ended");
-            };
-            let mut msgs = Vec::with_capacity(chunk.len());
-            let mut failure = None;
-            for m in chunk {
-                match m {
-                    Ok(m) => msgs.push(m),
-                    Err(e) => failure = Some(e),
+            if ahead.is_empty() {
+                if let Some(e) = failure.take() {
+                    return Err(e.into());
                 }
+                if ended {
+                    anyhow::bail!("the JetStream message stream ended");
+                }
+                tokio::select! {
+                    biased;
+                    _ = shutdown.cancelled() => return Ok(()),
+                    // Outside tokio's cooperative budget: with it, the channel reports
+                    // "empty" after ~128 operations per tick and batches shrink to a few
+                    // dozen messages, each paying a full commit (measured: 72 on average
+                    // instead of hundreds).
+                    c = tokio::task::unconstrained(chunks.next()) => match c {
+                        Some(c) => absorb(c, &mut ahead, &mut failure),
+                        None => ended = true,
+                    },
+                }
+                continue;
             }
+            let n = ahead.len().min(self.ingest.batch_size);
+            let msgs: Vec<Message> = ahead.drain(..n).collect();
             // The batch in hand is committed and acknowledged even if shutdown is asked
             // for meanwhile; only a database that stays down makes us leave it unacked.
-            if !msgs.is_empty() && !self.process(msgs, shutdown).await {
+            let work = self.process(&msgs, shutdown);
+            tokio::pin!(work);
+            let every = (self.nats.ack_wait / 3).max(Duration::from_millis(300));
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            let committed = loop {
+                tokio::select! {
+                    biased;
+                    done = &mut work => break done,
+                    _ = tick.tick() => {
+                        batch::keep_alive(&msgs).await;
+                        batch::keep_alive(ahead.make_contiguous()).await;
+                    }
+                    c = chunks.next(), if failure.is_none() && !ended => match c {
+                        Some(c) => absorb(c, &mut ahead, &mut failure),
+                        None => ended = true,
+                    },
+                }
+            };
+            if !committed {
                 return Ok(());
             }
-            if let Some(e) = failure {
-                return Err(e.into());
+        }
+    }
+}
+
+/// Keep the messages of one read of the stream, and its first error.
+fn absorb(
+    chunk: Vec<Result<Message, MessagesError>>,
+    ahead: &mut VecDeque<Message>,
+    failure: &mut Option<MessagesError>,
+) {
+    for m in chunk {
+        match m {
+            Ok(m) => ahead.push_back(m),
+            Err(e) => {
+                failure.get_or_insert(e);
             }
         }
     }
