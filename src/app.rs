@@ -5,8 +5,9 @@ use crate::archive::backend::Backend;
 use crate::archive::Archiver;
 use crate::config::Config;
 use crate::feed::Feed;
+use crate::host::server_id;
 use crate::http::{router, AppState};
-use crate::ingest::{held, nats, Ingest, IngestHealth};
+use crate::ingest::{held, Ingest, IngestHealth};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use anyhow::Context;
@@ -37,7 +38,7 @@ impl Application {
         let listener = TcpListener::bind(config.http_listen)
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http_listen))?;
-        let nats = nats::connect(&config.nats).await?;
+        let nats = crate::nats_client::connect(&config.nats).await?;
         Ok(Application {
             config,
             listener,
@@ -154,14 +155,4 @@ impl Application {
         tracing::info!("jobledger stopped");
         served.context("HTTP server failed")
     }
-}
-
-/// The host name, for `/api/version` and to tell the first node of an allocation.
-pub fn server_id() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "jobledger".into())
 }

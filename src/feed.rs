@@ -92,7 +92,7 @@ async fn relay(
 ) {
     let origin = format!(
         "{}-{}-{}",
-        crate::app::server_id(),
+        crate::host::server_id(),
         std::process::id(),
         chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
     );

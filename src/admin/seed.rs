@@ -6,10 +6,10 @@
 //! waits of minutes to days. Two clusters share the nodes, one of them with GPUs. The
 //! same `--seed` gives the same jobs.
 
-use crate::decode::payload::ResourceWire;
 use crate::domain::job::{JobState, StartJob};
 use crate::domain::rules::NewJob;
 use crate::store::Store;
+use crate::wire::ResourceWire;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Exp, LogNormal, Zipf};

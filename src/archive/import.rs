@@ -1,12 +1,12 @@
 //! `jobledger archive import PATH`: bring an existing cc-backend job archive (version 3)
 //! into the database, so a site moves to jobledger with its history.
 
-use crate::decode::payload::StartJobWire;
 use crate::domain::cluster::Clusters;
 use crate::domain::job::{JobState, StartJob};
 use crate::domain::rules::NewJob;
 use crate::store::archive::ImportedJob;
 use crate::store::Store;
+use crate::wire::StartJobWire;
 use anyhow::Context;
 use serde_json::Value;
 use std::path::{Path, PathBuf};

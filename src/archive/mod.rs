@@ -74,7 +74,7 @@ impl Archiver {
             feed,
             known: Mutex::new(HashSet::new()),
             passes: AtomicU64::new(0),
-            owner: format!("{}#{}", crate::app::server_id(), std::process::id()),
+            owner: format!("{}#{}", crate::host::server_id(), std::process::id()),
         }
     }
 

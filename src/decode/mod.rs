@@ -4,8 +4,6 @@
 //! that cannot become an event is returned with the reason, never dropped: the ingest loop
 //! stores it as a rejected event.
 
-pub mod payload;
-
 use crate::domain::cluster::Clusters;
 use crate::domain::job::{StartJob, StopJob};
 use crate::domain::nodestate::NodeStates;
@@ -213,9 +211,9 @@ fn has_escaped_nul(json: &str) -> bool {
 
 /// A JSON payload that serde accepted, not yet checked against the domain rules.
 pub enum Unchecked {
-    Start(Box<payload::StartJobWire>),
-    Stop(payload::StopJobWire),
-    NodeState(payload::NodeStatesWire),
+    Start(Box<crate::wire::StartJobWire>),
+    Stop(crate::wire::StopJobWire),
+    NodeState(crate::wire::NodeStatesWire),
 }
 
 /// JSON → payload shape. Shared by NATS and the HTTP API so both judge alike.

@@ -2,7 +2,7 @@
 //! contract section 2; the store never re-checks them.
 
 use super::cluster::Clusters;
-use crate::decode::payload::{ResourceWire, StartJobWire, StopJobWire, TagWire};
+use crate::wire::{ResourceWire, StartJobWire, StopJobWire, TagWire};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;

@@ -1,7 +1,7 @@
 //! Node-state reports (contract 2.3): one summary state per node, plus every Slurm flag so
 //! that a drained idle node stays visible as drained.
 
-use crate::decode::payload::NodeStatesWire;
+use crate::wire::NodeStatesWire;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeReport {

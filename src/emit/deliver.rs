@@ -4,7 +4,7 @@
 
 use super::spool::{Spool, Spooled};
 use crate::config::NatsConfig;
-use crate::ingest::nats::{options, servers};
+use crate::nats_client::{options, servers};
 use async_nats::jetstream::{self, message::PublishMessage};
 use std::time::Duration;
 

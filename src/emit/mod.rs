@@ -94,7 +94,7 @@ pub async fn run(args: EmitArgs) -> ExitCode {
             ),
         };
     if hook && context.is_some_and(Context::runs_on_every_node) && !args.all_nodes {
-        let me = crate::app::server_id();
+        let me = crate::host::server_id();
         if !slurm::is_first_node(&env, me.split('.').next().unwrap_or(&me)) {
             return ExitCode::SUCCESS;
         }

@@ -66,11 +66,10 @@ async fn postgres_sessions_terminated_and_server_restarted_under_load_lose_nothi
     let tdb = pg.database().await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
     let jobs = scale() * 6000;
-    let js = app.setup.jetstream().await;
-    let subject = app.setup.job_subject.clone();
+    let setup = app.setup.clone();
     let publisher = tokio::spawn(async move {
         for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&js, &subject, &format!("pg{i}"), slice).await;
+            publish_until_acked(&setup, &format!("pg{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
@@ -127,11 +126,10 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
     let tdb = TestDb::new(Db::Sqlite).await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
     let jobs = scale() * 4000;
-    let js = app.setup.jetstream().await;
-    let subject = app.setup.job_subject.clone();
+    let setup = app.setup.clone();
     let publisher = tokio::spawn(async move {
         for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&js, &subject, &format!("lk{i}"), slice).await;
+            publish_until_acked(&setup, &format!("lk{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
@@ -143,12 +141,14 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
     })
     .await;
     let mut other = sqlx::SqliteConnection::connect(&tdb.url).await.unwrap();
+    // Each lock outlasts two ack_waits (3 s in tests): the batch waiting for it keeps its
+    // messages with in-progress acknowledgements instead of having them redelivered.
     for _ in 0..2 {
         sqlx::query("BEGIN EXCLUSIVE")
             .execute(&mut other)
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_secs(4)).await;
+        tokio::time::sleep(Duration::from_secs(7)).await;
         sqlx::query("COMMIT").execute(&mut other).await.unwrap();
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -156,4 +156,6 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
     wait_completed(&app, jobs, 120).await;
     tokio::time::sleep(Duration::from_secs(4)).await;
     assert_exact(&tdb, jobs).await;
+    let received = app.metric("jobledger_messages_received_total").await;
+    assert_eq!(received, 2.0 * jobs as f64, "slow batches were redelivered");
 }

@@ -18,11 +18,10 @@ async fn nats_restarted_while_events_flow_loses_and_doubles_nothing(db: Db) {
     nats.start();
     let app = TestApp::spawn(Setup::new(&tdb, &nats.url())).await;
     let jobs = scale() * 4000;
-    let js = app.setup.jetstream().await;
-    let subject = app.setup.job_subject.clone();
+    let setup = app.setup.clone();
     let publisher = tokio::spawn(async move {
         for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&js, &subject, &format!("flow{i}"), slice).await;
+            publish_until_acked(&setup, &format!("flow{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });
@@ -74,10 +73,10 @@ async fn a_nats_cluster_node_killed_in_a_burst_loses_and_doubles_nothing(db: Db)
     let js = app.setup.jetstream().await;
     let stream = js.get_stream(&app.setup.stream).await.unwrap();
     assert_eq!(stream.cached_info().config.num_replicas, 3);
-    let subject = app.setup.job_subject.clone();
+    let setup = app.setup.clone();
     let publisher = tokio::spawn(async move {
         for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&js, &subject, &format!("cl{i}"), slice).await;
+            publish_until_acked(&setup, &format!("cl{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     });

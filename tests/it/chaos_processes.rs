@@ -22,12 +22,11 @@ async fn three_processes_sharing_a_consumer_two_sigkilled_in_a_burst_lose_and_do
     let mut b = TestApp::spawn(setup.clone()).await;
     let c = TestApp::spawn(setup).await;
     let jobs = scale() * 6000;
-    let js = c.setup.jetstream().await;
-    let subject = c.setup.job_subject.clone();
+    let setup = c.setup.clone();
     let publisher = tokio::spawn(async move {
         let t0 = Instant::now();
         for (i, slice) in job_pairs(1, jobs).chunks(1000).enumerate() {
-            publish_until_acked(&js, &subject, &format!("burst{i}"), slice).await;
+            publish_until_acked(&setup, &format!("burst{i}"), slice).await;
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         t0.elapsed()
@@ -67,8 +66,7 @@ async fn sigkill_again_and_again_while_draining_a_backlog_loses_and_doubles_noth
     let mut app = TestApp::spawn(setup).await;
     app.terminate();
     let jobs = scale() * 8000;
-    let js = app.setup.jetstream().await;
-    publish_until_acked(&js, &app.setup.job_subject, "backlog", &job_pairs(1, jobs)).await;
+    publish_until_acked(&app.setup, "backlog", &job_pairs(1, jobs)).await;
     let t0 = Instant::now();
     let mut committed = Vec::new();
     for round in 0..5u64 {

@@ -67,3 +67,47 @@ async fn migrate_creates_the_sqlite_file_and_its_folder_and_can_run_twice() {
     );
     assert!(ok, "{stderr}");
 }
+
+/// Everything a command prints, stdout and stderr together.
+fn output(args: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("JOBLEDGER_CONFIG")
+        .env("RUST_LOG", "debug")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[tokio::test]
+async fn no_password_of_a_database_or_nats_url_reaches_the_terminal() {
+    const SECRET: &str = "s3cretPW";
+    let dir = tempfile::tempdir().unwrap();
+    let tdb = TestDb::new(Db::Postgres).await;
+    // Trust authentication ignores the password, so these commands succeed with it.
+    let url = tdb.url.replace("postgres@", &format!("postgres:{SECRET}@"));
+    let db = [("JOBLEDGER_DATABASE_URL", url.as_str())];
+    let migrate = output(&["migrate"], dir.path(), &db);
+    assert!(migrate.contains("postgres:***@"), "{migrate}");
+    let seed = output(&["seed", "--jobs", "20", "--days", "1"], dir.path(), &db);
+    assert!(seed.contains("20 synthetic jobs"), "{seed}");
+    let unreachable = format!("postgres://postgres:{SECRET}@127.0.0.1:1/none");
+    let refused = output(
+        &["migrate"],
+        dir.path(),
+        &[("JOBLEDGER_DATABASE_URL", &unreachable)],
+    );
+    assert!(refused.contains("cannot connect"), "{refused}");
+    let nats = format!("nats://user:{SECRET}@127.0.0.1:notaport");
+    let bad_nats = output(&["migrate"], dir.path(), &[("JOBLEDGER_NATS_URL", &nats)]);
+    assert!(bad_nats.contains("JOBLEDGER_NATS_URL"), "{bad_nats}");
+    for text in [migrate, seed, refused, bad_nats] {
+        assert!(!text.contains(SECRET), "a password was shown:\n{text}");
+    }
+}

@@ -92,41 +92,61 @@ pub fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
 
 /// Publish as a publisher must for the guarantee: through JetStream, each message with a
 /// `Nats-Msg-Id` (so a retried publish that did land is stored once), retried until the
-/// stream acknowledges it, however NATS comes and goes meanwhile.
-pub async fn publish_until_acked(
-    js: &async_nats::jetstream::Context,
-    subject: &str,
-    id_prefix: &str,
-    payloads: &[Vec<u8>],
-) {
-    let deadline = Instant::now() + Duration::from_secs(180);
+/// stream acknowledges it, however NATS comes and goes meanwhile. Every wait is bounded,
+/// and a round in which nothing was stored starts over on a new connection: a client
+/// that lived through a server restart may stay stuck (seen with async-nats 0.51).
+pub async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec<u8>]) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut js = connect(setup)
+        .await
+        .expect("NATS is up when publishing starts");
     for (c, chunk) in payloads.chunks(250).enumerate() {
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         while !pending.is_empty() {
-            assert!(Instant::now() < deadline, "NATS took nothing for 3 minutes");
+            assert!(Instant::now() < deadline, "NATS took nothing for 5 minutes");
             let mut acks = Vec::with_capacity(pending.len());
             for &i in &pending {
                 let msg = PublishMessage::build()
                     .payload(chunk[i].clone().into())
                     .message_id(format!("{id_prefix}-{c}-{i}"));
-                acks.push((i, js.send_publish(subject.to_string(), msg).await));
+                let sent = tokio::time::timeout(
+                    Duration::from_secs(5),
+                    js.send_publish(setup.job_subject.clone(), msg),
+                )
+                .await;
+                acks.push((i, sent));
             }
             let mut failed = Vec::new();
-            for (i, ack) in acks {
-                let stored = match ack {
-                    Ok(ack) => ack.await.is_ok(),
-                    Err(_) => false,
+            for (i, sent) in acks {
+                let stored = match sent {
+                    Ok(Ok(ack)) => matches!(
+                        tokio::time::timeout(Duration::from_secs(10), ack).await,
+                        Ok(Ok(_))
+                    ),
+                    _ => false,
                 };
                 if !stored {
                     failed.push(i);
                 }
             }
-            if !failed.is_empty() {
+            if failed.len() == pending.len() {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                if let Some(fresh) = connect(setup).await {
+                    js = fresh;
+                }
+            } else if !failed.is_empty() {
                 tokio::time::sleep(Duration::from_millis(200)).await;
             }
             pending = failed;
         }
     }
+}
+
+/// A new JetStream context on the test's NATS, if it answers within 5 s.
+async fn connect(setup: &Setup) -> Option<async_nats::jetstream::Context> {
+    let urls: Vec<&str> = setup.nats_url.split(',').map(str::trim).collect();
+    let client = tokio::time::timeout(Duration::from_secs(5), async_nats::connect(urls));
+    Some(async_nats::jetstream::new(client.await.ok()?.ok()?))
 }
 
 fn run(cmd: &mut Command) {

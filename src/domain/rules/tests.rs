@@ -1,5 +1,5 @@
 use super::*;
-use crate::decode::payload::ResourceWire;
+use crate::wire::ResourceWire;
 
 fn start(job_id: i64, start_time: i64) -> Box<StartJob> {
     Box::new(StartJob {
