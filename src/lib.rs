@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod domain;
+pub mod durable;
 pub mod emit;
 pub mod feed;
 pub mod host;

@@ -2,8 +2,8 @@
 //! disk and renamed, and the folder is flushed too, so a reader never sees half a file
 //! and a crash never leaves one.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -28,19 +28,7 @@ impl FileArchive {
         fs::create_dir_all(dir)?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
         remove_stale_temporaries(dir, name);
-        let n = WRITES.fetch_add(1, Ordering::Relaxed);
-        let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-        let written = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            fs::rename(&tmp, &path)?;
-            File::open(dir)?.sync_all()
-        })();
-        if written.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        written
+        crate::durable::write_files(dir, &[(name, bytes)], temporary)
     }
 
     /// Write several files of one folder (`dir` below the root), each atomically, with one
@@ -48,26 +36,10 @@ impl FileArchive {
     pub fn put_all(&self, dir: &str, files: &[(&str, &[u8])]) -> io::Result<()> {
         let dir = self.root.join(dir);
         fs::create_dir_all(&dir)?;
-        let mut staged = Vec::with_capacity(files.len());
-        let result = (|| {
-            for (name, bytes) in files {
-                remove_stale_temporaries(&dir, name);
-                let n = WRITES.fetch_add(1, Ordering::Relaxed);
-                let tmp = dir.join(format!(".{name}.tmp-{}-{n}", std::process::id()));
-                staged.push(tmp.clone());
-                let mut f = File::create(&tmp)?;
-                f.write_all(bytes)?;
-                f.sync_all()?;
-            }
-            for (tmp, (name, _)) in staged.iter().zip(files) {
-                fs::rename(tmp, dir.join(name))?;
-            }
-            File::open(&dir)?.sync_all()
-        })();
-        if result.is_err() {
-            staged.iter().for_each(|t| drop(fs::remove_file(t)));
+        for (name, _) in files {
+            remove_stale_temporaries(&dir, name);
         }
-        result
+        crate::durable::write_files(&dir, files, temporary)
     }
 
     /// Write only if nothing is there yet (version.txt, cluster.json).
@@ -85,6 +57,12 @@ impl FileArchive {
 
 /// Makes temporary names unique among this process's concurrent writes.
 static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// `.<name>.tmp-<pid>-<n>`: unique among this process's concurrent writes of one file.
+fn temporary(name: &str) -> String {
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    format!(".{name}.tmp-{}-{n}", std::process::id())
+}
 
 /// A process killed mid-write leaves `.<name>.tmp-<pid>-<n>`; the retry of that job clears
 /// it. Temporaries of this process belong to writes in progress and are left alone.

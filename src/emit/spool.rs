@@ -3,8 +3,8 @@
 //! disk never leaves half an event. Names sort oldest first.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// One spooled message: exactly what would have been published.
@@ -42,20 +42,9 @@ impl Spool {
         }
         let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         let name = format!("{nanos:020}-{}-{}.json", std::process::id(), m.msg_id);
-        let tmp = self.dir.join(format!(".tmp-{name}"));
-        let result = (|| {
-            let mut f = File::create(&tmp)?;
-            f.write_all(&serde_json::to_vec(m).map_err(io::Error::other)?)?;
-            f.sync_all()?;
-            let path = self.dir.join(&name);
-            fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()?;
-            Ok(path)
-        })();
-        if result.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        result
+        let bytes = serde_json::to_vec(m).map_err(io::Error::other)?;
+        crate::durable::write_files(&self.dir, &[(&name, &bytes)], |n| format!(".tmp-{n}"))?;
+        Ok(self.dir.join(&name))
     }
 
     /// Spooled events, oldest first. A missing folder is an empty spool.
