@@ -228,17 +228,27 @@ fn refuse(hook: bool, why: &str) -> ExitCode {
 /// The line-protocol line of an event. The timestamp is the event's own time, so the
 /// same event always gives the same line (and the same message id).
 pub fn line(kind: Kind, payload: &Value, now: i64) -> String {
-    let (head, time) = match kind {
-        Kind::StartJob => ("job,function=start_job", payload["startTime"].as_i64()),
-        Kind::StopJob => ("job,function=stop_job", payload["stopTime"].as_i64()),
-        Kind::NodeState => ("nodestate", None),
+    use influxdb_line_protocol::builder::LineProtocolBuilder;
+    let (function, time) = match kind {
+        Kind::StartJob => (Some("start_job"), payload["startTime"].as_i64()),
+        Kind::StopJob => (Some("stop_job"), payload["stopTime"].as_i64()),
+        Kind::NodeState => (None, None),
     };
-    let json = payload
-        .to_string()
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"");
     let ns = time.unwrap_or(now).saturating_mul(1_000_000_000);
-    format!("{head} event=\"{json}\" {ns}")
+    let json = payload.to_string();
+    let line = match function {
+        Some(f) => LineProtocolBuilder::new()
+            .measurement("job")
+            .tag("function", f),
+        None => LineProtocolBuilder::new().measurement("nodestate"),
+    }
+    .field("event", json.as_str())
+    .timestamp(ns)
+    .close_line()
+    .build();
+    // The builder escapes `"` and `\` in string fields; JSON text is UTF-8, and the
+    // trailing newline is the builder's line end.
+    String::from_utf8_lossy(&line).trim_end().to_string()
 }
 
 #[cfg(test)]
