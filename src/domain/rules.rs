@@ -17,6 +17,17 @@ pub struct InstanceKey {
     pub start_time: i64,
 }
 
+impl InstanceKey {
+    /// The instance a start creates.
+    pub fn of(job: &crate::domain::job::StartJob) -> InstanceKey {
+        InstanceKey {
+            cluster: job.cluster.clone(),
+            job_id: job.job_id,
+            start_time: job.start_time,
+        }
+    }
+}
+
 /// What the rules need to know about a stored instance.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Instance {
@@ -155,11 +166,7 @@ impl Ledger {
             };
             return self.reject(origin, RejectKind::Conflict, why);
         }
-        let key = InstanceKey {
-            cluster: job.cluster.clone(),
-            job_id: job.job_id,
-            start_time: job.start_time,
-        };
+        let key = InstanceKey::of(&job);
         slots.push(Slot {
             db_id: None,
             key: key.clone(),

@@ -69,11 +69,7 @@ impl Store {
         let rows: Vec<NewJob> = new.iter().map(|j| j.job.clone()).collect();
         let ids = insert_new(&mut tx, &rows).await?;
         for j in &new {
-            let key = InstanceKey {
-                cluster: j.job.job.cluster.clone(),
-                job_id: j.job.job.job_id,
-                start_time: j.job.job.start_time,
-            };
+            let key = InstanceKey::of(&j.job.job);
             sqlx::query(
                 "UPDATE job SET monitoring_status = 3, archive_location = $1, archived_at = $2 WHERE id = $3",
             )

@@ -46,11 +46,7 @@ pub(super) async fn write(conn: &mut AnyConnection, c: Changes) -> Result<Writte
     raise_max_duration(conn, c.stops.iter().map(|s| s.duration).max()).await?;
     let ids = insert_new(conn, &c.new_jobs).await?;
     for n in &c.new_jobs {
-        let key = InstanceKey {
-            cluster: n.job.cluster.clone(),
-            job_id: n.job.job_id,
-            start_time: n.job.start_time,
-        };
+        let key = InstanceKey::of(&n.job);
         let id = *ids.get(&key).ok_or(ApplyError::Stale)?;
         changes.push(Change {
             kind: ChangeKind::Started,
@@ -172,11 +168,7 @@ async fn insert_job_nodes(
     const COLS: usize = 3;
     let mut rows: Vec<Val> = Vec::new();
     for n in jobs {
-        let key = InstanceKey {
-            cluster: n.job.cluster.clone(),
-            job_id: n.job.job_id,
-            start_time: n.job.start_time,
-        };
+        let key = InstanceKey::of(&n.job);
         let id = *ids.get(&key).ok_or(ApplyError::Stale)?;
         // Slurm keeps a host listed twice as twice; the index needs it once.
         let mut hosts: Vec<&str> = n
@@ -238,11 +230,7 @@ async fn insert_tags(
 ) -> Result<(), ApplyError> {
     let mut tag_ids: HashMap<&Tag, i64> = HashMap::new();
     for n in jobs.iter().filter(|n| !n.job.tags.is_empty()) {
-        let key = InstanceKey {
-            cluster: n.job.cluster.clone(),
-            job_id: n.job.job_id,
-            start_time: n.job.start_time,
-        };
+        let key = InstanceKey::of(&n.job);
         let job_db_id = *ids.get(&key).ok_or(ApplyError::Stale)?;
         for tag in &n.job.tags {
             let tag_id = match tag_ids.get(tag) {
