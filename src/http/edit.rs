@@ -146,6 +146,7 @@ pub async fn get_meta(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The role may not edit jobs", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
+        (status = 409, description = "The metadata kept changing under concurrent edits", body = ErrorBody),
     ))]
 pub async fn put_meta(
     State(app): State<AppState>,
@@ -173,6 +174,7 @@ pub async fn put_meta(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The role may not edit jobs", body = ErrorBody),
         (status = 404, description = "No such job or key", body = ErrorBody),
+        (status = 409, description = "The metadata kept changing under concurrent edits", body = ErrorBody),
     ))]
 pub async fn delete_meta(
     State(app): State<AppState>,

@@ -30,7 +30,10 @@ impl ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
-        tracing::error!(error = %e, "database error while serving a request");
+        tracing::error!(
+            error = format!("{e:#}"),
+            "database error while serving a request"
+        );
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is unavailable",
@@ -40,11 +43,31 @@ impl From<sqlx::Error> for ApiError {
 
 impl From<crate::store::ApplyError> for ApiError {
     fn from(e: crate::store::ApplyError) -> Self {
-        tracing::error!(error = %e, "applying an event from HTTP failed");
+        tracing::error!(
+            error = format!("{e:#}"),
+            "applying an event from HTTP failed"
+        );
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "the database is unavailable",
         )
+    }
+}
+
+impl From<crate::store::EditError> for ApiError {
+    fn from(e: crate::store::EditError) -> Self {
+        use crate::store::EditError;
+        match e {
+            EditError::Db(e) => e.into(),
+            EditError::Unreadable { .. } => {
+                tracing::error!(
+                    error = format!("{e:#}"),
+                    "a metadata edit found unreadable stored metadata"
+                );
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string())
+            }
+            EditError::Busy(_) => ApiError::new(StatusCode::CONFLICT, e.to_string()),
+        }
     }
 }
 

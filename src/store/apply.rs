@@ -49,7 +49,11 @@ impl Store {
             match self.apply_once(inputs, hold_early_stops).await {
                 Err(e) if e.is_contention() && attempt < CONTENTION_RETRIES => {
                     attempt += 1;
-                    tracing::debug!(attempt, error = %e, "batch met a concurrent writer; applying again");
+                    tracing::debug!(
+                        attempt,
+                        error = format!("{e:#}"),
+                        "batch met a concurrent writer; applying again"
+                    );
                     tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
                 }
                 other => return other,
@@ -175,7 +179,7 @@ async fn load_instances(
                     job_id: row.try_get("job_id")?,
                     start_time: row.try_get("start_time")?,
                 },
-                state: state.parse().unwrap_or(JobState::Running),
+                state: stored_state(&state)?,
                 stop_time: row.try_get("stop_time")?,
             });
         }
@@ -212,7 +216,7 @@ fn held_from_row(row: &sqlx::any::AnyRow) -> Result<HeldStop, sqlx::Error> {
             job_id: row.try_get("job_id")?,
             cluster: row.try_get("cluster")?,
             start_time: row.try_get("start_time")?,
-            state: state.parse().unwrap_or(JobState::Completed),
+            state: stored_state(&state)?,
             stop_time: row.try_get("stop_time")?,
         },
         origin: Origin {
@@ -222,4 +226,11 @@ fn held_from_row(row: &sqlx::any::AnyRow) -> Result<HeldStop, sqlx::Error> {
             source_key: row.try_get("source_key")?,
         },
     })
+}
+
+/// A job state read back from the database. One that does not parse is an error, not a
+/// guess: the rules would decide on a state the job never had.
+fn stored_state(s: &str) -> Result<JobState, sqlx::Error> {
+    s.parse()
+        .map_err(|e: String| sqlx::Error::Decode(format!("stored job_state: {e}").into()))
 }

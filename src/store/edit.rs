@@ -9,6 +9,18 @@ use std::collections::BTreeMap;
 /// Concurrent metadata edits of one job retry this often before giving up.
 const META_RETRIES: usize = 20;
 
+/// Why a metadata edit did not happen. Only `Db` means the database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    /// What is stored is not a JSON map of strings: editing it would wipe it.
+    #[error("the stored metadata of job {job} is not a JSON map of strings ({reason}); it was left as it is")]
+    Unreadable { job: i64, reason: String },
+    #[error("the metadata of job {0} kept changing under {META_RETRIES} attempts to edit it")]
+    Busy(i64),
+}
+
 impl Store {
     /// Attach tags (created if new). False if there is no such job.
     pub async fn add_tags(&self, job: i64, tags: &[Tag]) -> Result<bool, sqlx::Error> {
@@ -62,7 +74,7 @@ impl Store {
         job: i64,
         key: &str,
         value: Option<&str>,
-    ) -> Result<Option<Option<String>>, sqlx::Error> {
+    ) -> Result<Option<Option<String>>, EditError> {
         for _ in 0..META_RETRIES {
             let Some(old) =
                 sqlx::query_scalar::<_, String>("SELECT meta_data FROM job WHERE id = $1")
@@ -72,12 +84,17 @@ impl Store {
             else {
                 return Ok(None);
             };
-            let mut meta: BTreeMap<String, String> = serde_json::from_str(&old).unwrap_or_default();
+            let mut meta: BTreeMap<String, String> =
+                serde_json::from_str(&old).map_err(|e| EditError::Unreadable {
+                    job,
+                    reason: e.to_string(),
+                })?;
             let previous = match value {
                 Some(v) => meta.insert(key.to_string(), v.to_string()),
                 None => meta.remove(key),
             };
-            let new = serde_json::to_string(&meta).unwrap_or_else(|_| "{}".into());
+            // A map of strings always serialises.
+            let new = serde_json::to_string(&meta).unwrap_or_else(|_| old.clone());
             let job_name = meta.get("jobName").cloned().unwrap_or_default();
             let done = sqlx::query(
                 "UPDATE job SET meta_data = $1, job_name = $2, updated_at = $3 \
@@ -94,9 +111,7 @@ impl Store {
                 return Ok(Some(previous));
             }
         }
-        Err(sqlx::Error::Protocol(format!(
-            "metadata of job {job} kept changing under {META_RETRIES} attempts to edit it"
-        )))
+        Err(EditError::Busy(job))
     }
 }
 

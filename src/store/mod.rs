@@ -19,6 +19,7 @@ mod values;
 mod write;
 
 pub use apply::{Applied, Input};
+pub use edit::EditError;
 pub use fault::{ApplyError, Fault};
 
 use crate::secret::redact_url;
