@@ -11,10 +11,12 @@ use crate::ingest::{held, Ingest, IngestHealth};
 use crate::metrics::Metrics;
 use crate::store::Store;
 use anyhow::Context;
+use futures::FutureExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub struct Application {
@@ -71,7 +73,39 @@ impl Application {
             shutdown.clone(),
         );
         let feed = Arc::new(feed);
-        let relay_task = tokio::spawn(relay);
+        let mut tasks = vec![supervise("feed relay", relay, &shutdown)];
+        tasks.extend(self.spawn_background(&feed, addr, &shutdown));
+        self.announce(addr);
+        let http_shutdown = shutdown.clone();
+        let app = router(self.state(feed, &shutdown));
+        let served = axum::serve(self.listener, app)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await;
+        // HTTP ends first only if it failed; make sure everything else stops too.
+        shutdown.cancel();
+        let mut panicked = Vec::new();
+        for (name, task) in tasks {
+            if task.await.unwrap_or(true) {
+                panicked.push(name);
+            }
+        }
+        flush_acknowledgements(&self.nats).await;
+        self.store.close().await;
+        tracing::info!("jobledger stopped");
+        served.context("HTTP server failed")?;
+        match panicked.is_empty() {
+            true => Ok(()),
+            false => anyhow::bail!("{} panicked (see the log)", panicked.join(", ")),
+        }
+    }
+
+    /// Ingest, the held-stop sweeper, and (if configured) the archiver and retention.
+    fn spawn_background(
+        &self,
+        feed: &Arc<Feed>,
+        addr: SocketAddr,
+        shutdown: &CancellationToken,
+    ) -> Vec<(&'static str, JoinHandle<bool>)> {
         let ingest = Ingest {
             store: self.store.clone(),
             js: async_nats::jetstream::new(self.nats.clone()),
@@ -82,34 +116,25 @@ impl Application {
             health: self.health.clone(),
             feed: feed.clone(),
         };
-        let state = AppState {
-            store: self.store.clone(),
-            clusters: self.config.clusters.clone(),
-            metrics: self.metrics.clone(),
-            nats: Some(self.nats.clone()),
-            ingest: self.health.clone(),
-            server_id: server_id(),
-            archive: self.archive.clone(),
-            auth: self.config.auth.as_ref().and_then(|a| a.verifier.clone()),
-            feed: feed.clone(),
-            shutdown: shutdown.clone(),
-        };
-        let ingest_task = tokio::spawn(ingest.run(shutdown.clone()));
-        let held_task = tokio::spawn(held::run(
+        let held = held::run(
             self.store.clone(),
             self.config.ingest.clone(),
             feed.clone(),
             shutdown.clone(),
-        ));
-        let retention_task =
-            crate::archive::retention::enabled(&self.config.retention).then(|| {
-                tokio::spawn(crate::archive::retention::run(
-                    self.store.clone(),
-                    self.config.retention.clone(),
-                    shutdown.clone(),
-                ))
-            });
-        let archive_task = self.config.archive.enabled.then(|| {
+        );
+        let mut tasks = vec![
+            supervise("ingest", ingest.run(shutdown.clone()), shutdown),
+            supervise("held-stop sweeper", held, shutdown),
+        ];
+        if crate::archive::retention::enabled(&self.config.retention) {
+            let retention = crate::archive::retention::run(
+                self.store.clone(),
+                self.config.retention.clone(),
+                shutdown.clone(),
+            );
+            tasks.push(supervise("retention", retention, shutdown));
+        }
+        if self.config.archive.enabled {
             let archiver = Archiver::new(
                 self.store.clone(),
                 self.archive.clone(),
@@ -119,8 +144,31 @@ impl Application {
                 feed.clone(),
             )
             .owned_by(format!("{}@{addr}", server_id()));
-            tokio::spawn(archiver.run(shutdown.clone()))
-        });
+            tasks.push(supervise(
+                "archiver",
+                archiver.run(shutdown.clone()),
+                shutdown,
+            ));
+        }
+        tasks
+    }
+
+    fn state(&self, feed: Arc<Feed>, shutdown: &CancellationToken) -> AppState {
+        AppState {
+            store: self.store.clone(),
+            clusters: self.config.clusters.clone(),
+            metrics: self.metrics.clone(),
+            nats: Some(self.nats.clone()),
+            ingest: self.health.clone(),
+            server_id: server_id(),
+            archive: self.archive.clone(),
+            auth: self.config.auth.as_ref().and_then(|a| a.verifier.clone()),
+            feed,
+            shutdown: shutdown.clone(),
+        }
+    }
+
+    fn announce(&self, addr: SocketAddr) {
         match &self.config.auth {
             Some(_) => tracing::info!("API tokens required ([auth])"),
             None => tracing::warn!(
@@ -129,30 +177,46 @@ impl Application {
             ),
         }
         tracing::info!(%addr, config = %self.config.source, "jobledger serving");
-        let http_shutdown = shutdown.clone();
-        let served = axum::serve(self.listener, router(state))
-            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-            .await;
-        // HTTP ends first only if it failed; make sure everything else stops too.
-        shutdown.cancel();
-        let _ = ingest_task.await;
-        let _ = held_task.await;
-        for t in [archive_task, retention_task, Some(relay_task)]
-            .into_iter()
-            .flatten()
-        {
-            let _ = t.await;
+    }
+}
+
+/// Run a component as a task. If it panics, say so and stop the whole process: a service
+/// that answers HTTP while its ingest is dead looks healthy and is not. The task's
+/// output is true if it panicked.
+fn supervise<F>(
+    name: &'static str,
+    work: F,
+    shutdown: &CancellationToken,
+) -> (&'static str, JoinHandle<bool>)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let shutdown = shutdown.clone();
+    let task = tokio::spawn(async move {
+        match std::panic::AssertUnwindSafe(work).catch_unwind().await {
+            Ok(()) => false,
+            Err(panic) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(task = name, panic = %what, "a component panicked; shutting down");
+                shutdown.cancel();
+                true
+            }
         }
-        // Acknowledgements are buffered publishes: send them before closing. With NATS
-        // away a flush would wait for it forever; unsent acknowledgements only mean
-        // redeliveries, which the rules find to be duplicates.
-        match tokio::time::timeout(Duration::from_secs(5), self.nats.flush()).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!(error = %e, "flushing NATS at shutdown failed"),
-            Err(_) => tracing::warn!("NATS did not take the last acknowledgements within 5 s"),
-        }
-        self.store.close().await;
-        tracing::info!("jobledger stopped");
-        served.context("HTTP server failed")
+    });
+    (name, task)
+}
+
+/// Acknowledgements are buffered publishes: send them before closing. With NATS away a
+/// flush would wait for it forever; unsent acknowledgements only mean redeliveries, which
+/// the rules find to be duplicates.
+async fn flush_acknowledgements(nats: &async_nats::Client) {
+    match tokio::time::timeout(Duration::from_secs(5), nats.flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = format!("{e:#}"), "flushing NATS at shutdown failed"),
+        Err(_) => tracing::warn!("NATS did not take the last acknowledgements within 5 s"),
     }
 }

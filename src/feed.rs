@@ -103,7 +103,7 @@ async fn relay(
     let mut inbox = match subscribed {
         Ok(s) => Some(s),
         Err(e) => {
-            tracing::warn!(error = %e, %subject, "cannot hear other processes' changes");
+            tracing::warn!(error = format!("{e:#}"), %subject, "cannot hear other processes' changes");
             None
         }
     };
@@ -115,7 +115,7 @@ async fn relay(
                     let wire = Wire { origin: origin.clone(), changes: chunk.to_vec() };
                     let Ok(bytes) = serde_json::to_vec(&wire) else { continue };
                     if let Err(e) = nats.publish(subject.clone(), bytes.into()).await {
-                        tracing::debug!(error = %e, "publishing changes to other processes failed");
+                        tracing::debug!(error = format!("{e:#}"), "publishing changes to other processes failed");
                     }
                 }
             }
@@ -123,7 +123,7 @@ async fn relay(
                 match serde_json::from_slice::<Wire>(&msg.payload) {
                     Ok(w) if w.origin != origin => { let _ = local.send(Arc::new(w.changes)); }
                     Ok(_) => {}
-                    Err(e) => tracing::debug!(error = %e, "ignoring a malformed change message"),
+                    Err(e) => tracing::debug!(error = format!("{e:#}"), "ignoring a malformed change message"),
                 }
             }
         }

@@ -17,8 +17,12 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
             match event {
                 Event::Connected => tracing::info!("NATS connected"),
                 Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
-                Event::ClientError(e) => tracing::warn!(error = %e, "NATS client error"),
-                Event::ServerError(e) => tracing::warn!(error = %e, "NATS server error"),
+                Event::ClientError(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "NATS client error")
+                }
+                Event::ServerError(e) => {
+                    tracing::warn!(error = format!("{e:#}"), "NATS server error")
+                }
                 other => tracing::debug!(event = %other, "NATS event"),
             }
         })

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Durable writes wait on the disk, not the CPU, so several run at once.
 const WRITES_IN_FLIGHT: usize = 32;
@@ -96,7 +97,7 @@ impl Archiver {
             let idle = match self.try_once().await {
                 Ok(p) => p.claimed == 0,
                 Err(e) => {
-                    tracing::warn!(error = %e, "archive pass failed; will retry");
+                    tracing::warn!(error = format!("{e:#}"), "archive pass failed; will retry");
                     true
                 }
             };
@@ -133,11 +134,17 @@ impl Archiver {
             return Ok(pass);
         }
         if let Err(e) = self.prepare(&jobs).await {
-            tracing::warn!(error = %e, "writing version.txt or cluster.json failed");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "writing version.txt or cluster.json failed"
+            );
         }
         // Durable writes wait on the disk, not the CPU: several at once.
         let results: Vec<(i64, Result<String, String>)> = futures::stream::iter(jobs)
-            .map(|job| async move { (job.id, self.write(job).await) })
+            .map(|job| {
+                let span = tracing::info_span!("archive", id = job.id, job_id = job.job_id, cluster = %job.cluster);
+                async move { (job.id, self.write(job).await) }.instrument(span)
+            })
             .buffer_unordered(WRITES_IN_FLIGHT)
             .collect()
             .await;

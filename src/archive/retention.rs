@@ -36,7 +36,10 @@ pub async fn run(store: Store, cfg: RetentionConfig, shutdown: CancellationToken
                 )
             }
             Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "retention pass failed; will retry"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "retention pass failed; will retry"
+            ),
         }
     }
 }

@@ -52,7 +52,10 @@ pub fn nodes(env: &dyn Fn(&str) -> Option<String>) -> Option<Vec<String>> {
     match HostList::parse(&list) {
         Ok(l) => Some(l.expand()),
         Err(e) => {
-            tracing::warn!(error = %e, "SLURM_JOB_NODELIST is not a hostlist; resources left out");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "SLURM_JOB_NODELIST is not a hostlist; resources left out"
+            );
             None
         }
     }

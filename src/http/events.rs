@@ -150,7 +150,10 @@ impl Watch {
 }
 
 fn failure(e: sqlx::Error) -> Event {
-    tracing::warn!(error = %e, "reading changes for an event stream failed");
+    tracing::warn!(
+        error = format!("{e:#}"),
+        "reading changes for an event stream failed"
+    );
     Event::default()
         .event("lagged")
         .data("the database did not answer; some changes were missed; reread /api/jobs/")

@@ -123,7 +123,11 @@ pub async fn archive_bundle(
     let bundle = crate::archive::bundle::tar_zst(&app.archive, &location)
         .await
         .map_err(|e| {
-            tracing::error!(job = job.id, error = %e, "reading an archived job failed");
+            tracing::error!(
+                job = job.id,
+                error = format!("{e:#}"),
+                "reading an archived job failed"
+            );
             ApiError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 format!("the archived files of job {} cannot be read", job.id),

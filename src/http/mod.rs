@@ -95,5 +95,17 @@ pub fn router(state: AppState) -> Router {
             }),
         )
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn(in_span))
         .with_state(state)
+}
+
+/// Every request runs in a span naming its method and path, so what it logs (a database
+/// error, a refused event) can be told apart from the lines of other requests.
+async fn in_span(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let span = tracing::info_span!("http", method = %req.method(), path = %req.uri().path());
+    next.run(req).instrument(span).await
 }

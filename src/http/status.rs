@@ -205,7 +205,10 @@ pub async fn metrics(State(app): State<AppState>) -> Response {
     let gauges = match app.store.gauges().await {
         Ok(g) => Some(g),
         Err(e) => {
-            tracing::warn!(error = %e, "reading database gauges for /metrics failed");
+            tracing::warn!(
+                error = format!("{e:#}"),
+                "reading database gauges for /metrics failed"
+            );
             None
         }
     };

@@ -54,7 +54,7 @@ impl Ingest {
         for m in msgs {
             if let Err(e) = m.ack().await {
                 // Harmless: the message is redelivered and found to be a duplicate.
-                tracing::warn!(error = %e, "acknowledging a message failed");
+                tracing::warn!(error = format!("{e:#}"), "acknowledging a message failed");
             }
             if let Ok(i) = m.info() {
                 let now_ns = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0) as i128;
@@ -83,7 +83,10 @@ impl Ingest {
 pub(super) async fn keep_alive(msgs: &[Message]) {
     for m in msgs {
         if let Err(e) = m.ack_with(AckKind::Progress).await {
-            tracing::debug!(error = %e, "in-progress acknowledgement failed");
+            tracing::debug!(
+                error = format!("{e:#}"),
+                "in-progress acknowledgement failed"
+            );
         }
     }
 }

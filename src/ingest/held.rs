@@ -24,7 +24,10 @@ pub async fn run(store: Store, cfg: IngestConfig, feed: Arc<Feed>, shutdown: Can
         match try_once(&store, &cfg, &feed).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(resolved = n, "held stops applied or expired"),
-            Err(e) => tracing::warn!(error = %e, "held-stop sweep failed; will retry"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "held-stop sweep failed; will retry"
+            ),
         }
     }
 }

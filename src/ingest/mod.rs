@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 /// Shared view of the ingest loop's health, for `/healthz`.
 #[derive(Debug, Default)]
@@ -121,7 +122,8 @@ impl Ingest {
             let msgs: Vec<Message> = ahead.drain(..n).collect();
             // The batch in hand is committed and acknowledged even if shutdown is asked
             // for meanwhile; only a database that stays down makes us leave it unacked.
-            let work = self.process(&msgs, shutdown);
+            let span = tracing::info_span!("batch", messages = msgs.len());
+            let work = self.process(&msgs, shutdown).instrument(span);
             tokio::pin!(work);
             let every = (self.nats.ack_wait / 3).max(Duration::from_millis(300));
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
@@ -133,7 +135,7 @@ impl Ingest {
                         batch::keep_alive(&msgs).await;
                         batch::keep_alive(ahead.make_contiguous()).await;
                     }
-                    c = chunks.next(), if failure.is_none() && !ended => match c {
+                    c = tokio::task::unconstrained(chunks.next()), if failure.is_none() && !ended => match c {
                         Some(c) => absorb(c, &mut ahead, &mut failure),
                         None => ended = true,
                     },
