@@ -5,12 +5,15 @@
 
 mod archive;
 mod auth;
+mod clusters;
+mod env;
+mod nats;
 
-use crate::domain::cluster::{Cluster, Clusters, SubCluster};
-use crate::hostlist::HostList;
+use crate::domain::cluster::Clusters;
 pub use archive::{ArchiveConfig, RetentionConfig, S3Config};
 use archive::{RawArchive, RawRetention};
 pub use auth::AuthConfig;
+pub use nats::NatsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,26 +48,6 @@ pub struct EmitConfig {
 }
 
 #[derive(Debug, Clone)]
-pub struct NatsConfig {
-    pub url: String,
-    pub job_subject: String,
-    pub node_subject: String,
-    pub stream: String,
-    pub consumer: String,
-    pub user: Option<String>,
-    pub password: Option<String>,
-    pub token: Option<String>,
-    pub creds_file: Option<PathBuf>,
-    /// How long JetStream waits for an ack before redelivering (also the catch-up delay
-    /// after a crash for messages that were in flight).
-    pub ack_wait: Duration,
-    /// How long the stream keeps events (they stay replayable after they are applied).
-    pub stream_max_age: Duration,
-    /// Copies of the stream a NATS cluster keeps (1, or 3 or 5 in a JetStream cluster).
-    pub stream_replicas: usize,
-}
-
-#[derive(Debug, Clone)]
 pub struct IngestConfig {
     /// Most messages applied in one transaction.
     pub batch_size: usize,
@@ -86,13 +69,13 @@ pub struct ConfigError {
 #[serde(deny_unknown_fields, default)]
 struct RawConfig {
     database: RawDatabase,
-    nats: RawNats,
+    nats: nats::RawNats,
     http: RawHttp,
     ingest: RawIngest,
     emit: RawEmit,
     archive: RawArchive,
     retention: RawRetention,
-    clusters: Vec<RawCluster>,
+    clusters: Vec<clusters::RawCluster>,
     auth: Option<auth::RawAuth>,
 }
 
@@ -113,23 +96,6 @@ struct RawDatabase {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
-struct RawNats {
-    url: Option<String>,
-    job_subject: Option<String>,
-    node_subject: Option<String>,
-    stream: Option<String>,
-    consumer: Option<String>,
-    user: Option<String>,
-    password: Option<String>,
-    token: Option<String>,
-    creds_file: Option<PathBuf>,
-    ack_wait_secs: Option<u64>,
-    stream_max_age_days: Option<u64>,
-    stream_replicas: Option<usize>,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
 struct RawHttp {
     listen: Option<String>,
 }
@@ -140,21 +106,6 @@ struct RawIngest {
     batch_size: Option<usize>,
     held_stop_timeout_secs: Option<u64>,
     held_stop_interval_secs: Option<u64>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawCluster {
-    name: String,
-    #[serde(default)]
-    subclusters: Vec<RawSubCluster>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawSubCluster {
-    name: String,
-    nodes: String,
 }
 
 pub const DEFAULT_CONFIG_PATH: &str = "config/jobledger.toml";
@@ -221,42 +172,8 @@ impl Config {
             key: key.to_string(),
             message,
         };
-        let n = raw.nats;
         let secs = |v: Option<u64>, d: u64| Duration::from_secs(v.unwrap_or(d));
-        let nats = NatsConfig {
-            url: n.url.unwrap_or_else(|| "nats://127.0.0.1:4222".into()),
-            job_subject: n.job_subject.unwrap_or_else(|| "cc.job.event".into()),
-            node_subject: n.node_subject.unwrap_or_else(|| "cc.node.state".into()),
-            stream: n.stream.unwrap_or_else(|| "JOBLEDGER".into()),
-            consumer: n.consumer.unwrap_or_else(|| "jobledger".into()),
-            user: n.user,
-            password: n.password,
-            token: n.token,
-            creds_file: n.creds_file,
-            // Short, so messages a killed process held come back soon; a batch that is
-            // merely slow keeps its messages with in-progress acknowledgements.
-            ack_wait: secs(n.ack_wait_secs, 10),
-            stream_max_age: secs(n.stream_max_age_days, 14) * 86_400,
-            stream_replicas: n.stream_replicas.unwrap_or(1),
-        };
-        check_nats_url(&nats.url).map_err(|m| err("nats.url", m))?;
-        for (key, v) in [
-            ("nats.job_subject", &nats.job_subject),
-            ("nats.node_subject", &nats.node_subject),
-            ("nats.stream", &nats.stream),
-            ("nats.consumer", &nats.consumer),
-        ] {
-            check_name(key, v).map_err(|m| err(key, m))?;
-        }
-        if nats.user.is_some() != nats.password.is_some() {
-            return Err(err("nats.user", "user and password go together".into()));
-        }
-        if nats.ack_wait < Duration::from_secs(1) {
-            return Err(err("nats.ack_wait_secs", "must be at least 1".into()));
-        }
-        if !(1..=5).contains(&nats.stream_replicas) {
-            return Err(err("nats.stream_replicas", "must be 1 to 5".into()));
-        }
+        let nats = nats::parse(raw.nats).map_err(|(k, m)| err(k, m))?;
         let database_url = raw
             .database
             .url
@@ -286,7 +203,7 @@ impl Config {
         }
         let archive = archive::parse(raw.archive).map_err(|(k, m)| err(k, m))?;
         let retention = archive::parse_retention(raw.retention);
-        let clusters = parse_clusters(raw.clusters).map_err(|(k, m)| err(&k, m))?;
+        let clusters = clusters::parse(raw.clusters).map_err(|(k, m)| err(&k, m))?;
         let auth = match raw.auth {
             Some(a) => Some(auth::parse(a).map_err(|(k, m)| err(k, m))?),
             None => None,
@@ -304,40 +221,9 @@ impl Config {
             auth,
         })
     }
-
-    /// Apply `JOBLEDGER_*` overrides; `get` reads one variable (injectable for tests).
-    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let err = |var: &str, message: String| ConfigError {
-            source_name: "the environment".into(),
-            key: var.to_string(),
-            message,
-        };
-        if let Some(v) = get("JOBLEDGER_DATABASE_URL") {
-            check_database_url(&v).map_err(|m| err("JOBLEDGER_DATABASE_URL", m))?;
-            self.database_url = v;
-        }
-        if let Some(v) = get("JOBLEDGER_NATS_URL") {
-            check_nats_url(&v).map_err(|m| err("JOBLEDGER_NATS_URL", m))?;
-            self.nats.url = v;
-        }
-        if let Some(v) = get("JOBLEDGER_HTTP_LISTEN") {
-            self.http_listen = parse_listen(&v).map_err(|m| err("JOBLEDGER_HTTP_LISTEN", m))?;
-        }
-        // cc-backend's variable: a site moving over keeps its key where it is.
-        if let Some(v) = get("JWT_PUBLIC_KEY").filter(|v| !v.trim().is_empty()) {
-            let verifier = crate::auth::jwt::Verifier::from_base64(&v)
-                .map_err(|m| err("JWT_PUBLIC_KEY", m))?;
-            let auth = self.auth.get_or_insert(AuthConfig {
-                verifier: None,
-                private_key_file: None,
-            });
-            auth.verifier = Some(std::sync::Arc::new(verifier));
-        }
-        Ok(())
-    }
 }
 
-fn check_database_url(url: &str) -> Result<(), String> {
+pub(super) fn check_database_url(url: &str) -> Result<(), String> {
     let ok = ["sqlite:", "postgres://", "postgresql://"]
         .iter()
         .any(|p| url.starts_with(p));
@@ -351,57 +237,9 @@ fn check_database_url(url: &str) -> Result<(), String> {
     }
 }
 
-fn check_nats_url(urls: &str) -> Result<(), String> {
-    for u in urls.split(',') {
-        u.trim().parse::<async_nats::ServerAddr>().map_err(|e| {
-            let u = crate::secret::redact_url(u);
-            format!("{u:?} is not a NATS server address: {e}")
-        })?;
-    }
-    Ok(())
-}
-
-fn check_name(key: &str, v: &str) -> Result<(), String> {
-    let is_subject = key.ends_with("subject");
-    let bad = |c: char| c.is_whitespace() || (!is_subject && matches!(c, '.' | '*' | '>'));
-    if v.is_empty() || v.chars().any(bad) {
-        Err(format!("{v:?} is not a valid NATS name here"))
-    } else {
-        Ok(())
-    }
-}
-
-fn parse_listen(v: &str) -> Result<SocketAddr, String> {
+pub(super) fn parse_listen(v: &str) -> Result<SocketAddr, String> {
     v.parse()
         .map_err(|_| format!("{v:?} is not an address:port such as 127.0.0.1:8080"))
-}
-
-fn parse_clusters(raw: Vec<RawCluster>) -> Result<Clusters, (String, String)> {
-    let mut clusters = Vec::new();
-    for (i, c) in raw.into_iter().enumerate() {
-        if c.name.trim().is_empty() {
-            return Err((format!("clusters[{i}].name"), "must not be empty".into()));
-        }
-        let mut subclusters = Vec::new();
-        for (j, s) in c.subclusters.into_iter().enumerate() {
-            let nodes = HostList::parse(&s.nodes).map_err(|e| {
-                (
-                    format!("clusters[{i}].subclusters[{j}].nodes"),
-                    e.to_string(),
-                )
-            })?;
-            subclusters.push(SubCluster {
-                name: s.name,
-                nodes,
-                nodes_spec: s.nodes,
-            });
-        }
-        clusters.push(Cluster {
-            name: c.name,
-            subclusters,
-        });
-    }
-    Ok(Clusters::new(clusters))
 }
 
 /// Best-effort `section.key` for a TOML error span: the key on that line, prefixed with the
