@@ -169,14 +169,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let config = Config::load(config.as_deref())?;
             let store = Store::connect(&config.database_url).await?;
             store.migrate().await?;
-            let shape = admin::seed::Shape {
+            let shape = crate::seed::Shape {
                 jobs,
                 days,
                 seed,
-                ..admin::seed::Shape::default()
+                ..crate::seed::Shape::default()
             };
             let now = chrono::Utc::now().timestamp();
-            let n = admin::seed::seed(&store, &shape, now).await?;
+            let n = crate::seed::seed(&store, &shape, now).await?;
             store.close().await;
             println!(
                 "{n} synthetic jobs written to {}",

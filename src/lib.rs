@@ -2,7 +2,7 @@
 //!
 //! One event travels through these modules in this order:
 //!
-//! - [`decode`]: NATS message bytes → line protocol → JSON payload shapes.
+//! - [`decode`]: NATS message bytes → line protocol → JSON payload shapes ([`wire`]).
 //! - [`domain`]: payload shapes parsed into valid events ([`domain::job`],
 //!   [`domain::nodestate`]) and the rules that keep the ledger exact ([`domain::rules`]).
 //! - [`store`]: one transaction per batch in SQLite or Postgres; all SQL lives here.
@@ -12,8 +12,12 @@
 //!
 //! [`emit`] is the other end: the bounded publisher Slurm hooks call.
 //!
-//! [`app`] wires them together; [`config`] and [`cli`] are the edges; [`hostlist`] is the
-//! Slurm hostlist syntax shared by the configuration and the publishers.
+//! [`app`] wires them together; [`config`] and [`cli`] are the edges. Below the layers,
+//! used by them and using none of them: [`wire`] (the JSON shapes publishers send),
+//! [`hostlist`] (Slurm's hostlist syntax), [`host`] (this host's name), [`nats_client`]
+//! (the NATS connection), [`durable`] (atomic file writes), [`retry`] (the one backoff
+//! policy) and [`secret`] (URLs without passwords). [`seed`] makes synthetic ledgers for
+//! the query benchmark. No module uses one that uses it (`tests/it/layers.rs`).
 
 pub mod admin;
 pub mod app;
@@ -34,6 +38,7 @@ pub mod metrics;
 pub mod nats_client;
 pub mod retry;
 pub mod secret;
+pub mod seed;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

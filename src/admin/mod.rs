@@ -6,7 +6,6 @@ pub mod client;
 pub mod format;
 pub mod keys;
 mod render;
-pub mod seed;
 
 use crate::config::Config;
 use client::Client;
