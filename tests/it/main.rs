@@ -19,6 +19,7 @@ mod durability;
 mod emit;
 mod fuzz;
 mod http_api;
+mod layers;
 mod live;
 mod nodes;
 mod openapi;
