@@ -94,6 +94,11 @@ impl Ingest {
         // locked SQLite file) outlasting `ack_wait` then has nothing redelivered. The
         // consumer's max_ack_pending bounds how many can wait here.
         let mut ahead: VecDeque<Message> = VecDeque::new();
+        // One clock for the whole session, not one per batch: a backlog drained in many
+        // short batches keeps the messages still waiting alive too.
+        let every = (self.nats.ack_wait / 3).max(Duration::from_millis(300));
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failure: Option<MessagesError> = None;
         let mut ended = false;
         loop {
@@ -125,8 +130,6 @@ impl Ingest {
             let span = tracing::info_span!("batch", messages = msgs.len());
             let work = self.process(&msgs, shutdown).instrument(span);
             tokio::pin!(work);
-            let every = (self.nats.ack_wait / 3).max(Duration::from_millis(300));
-            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             let committed = loop {
                 tokio::select! {
                     biased;
