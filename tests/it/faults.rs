@@ -97,9 +97,16 @@ pub fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
 /// that lived through a server restart may stay stuck (seen with async-nats 0.51).
 pub async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec<u8>]) {
     let deadline = Instant::now() + Duration::from_secs(300);
-    let mut js = connect(setup)
-        .await
-        .expect("NATS is up when publishing starts");
+    let mut js = loop {
+        if let Some(js) = connect(setup).await {
+            break js;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "NATS did not come back for 5 minutes"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     for (c, chunk) in payloads.chunks(250).enumerate() {
         let mut pending: Vec<usize> = (0..chunk.len()).collect();
         while !pending.is_empty() {
@@ -116,8 +123,8 @@ pub async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec
                 .await;
                 acks.push((i, sent));
             }
-            let mut failed = Vec::new();
-            for (i, sent) in acks {
+            // Awaited together: with NATS away each one waits out its own timeout.
+            let acks = acks.into_iter().map(|(i, sent)| async move {
                 let stored = match sent {
                     Ok(Ok(ack)) => matches!(
                         tokio::time::timeout(Duration::from_secs(10), ack).await,
@@ -125,10 +132,14 @@ pub async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec
                     ),
                     _ => false,
                 };
-                if !stored {
-                    failed.push(i);
-                }
-            }
+                (i, stored)
+            });
+            let failed: Vec<usize> = futures::future::join_all(acks)
+                .await
+                .into_iter()
+                .filter(|(_, stored)| !stored)
+                .map(|(i, _)| i)
+                .collect();
             if failed.len() == pending.len() {
                 tokio::time::sleep(Duration::from_millis(500)).await;
                 if let Some(fresh) = connect(setup).await {
