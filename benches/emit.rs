@@ -110,7 +110,9 @@ async fn main() {
         .messages;
     assert_eq!(stored, runs as u64, "every run published");
     assert_eq!(
-        std::fs::read_dir(&spool).map(|d| d.count()).unwrap_or(0),
+        std::fs::read_dir(&spool)
+            .map(std::iter::Iterator::count)
+            .unwrap_or(0),
         0,
         "nothing spooled"
     );

@@ -165,7 +165,7 @@ async fn time_queries(
             String::from_utf8_lossy(&body)
         );
     }
-    ms.sort_by(|a, b| a.total_cmp(b));
+    ms.sort_by(f64::total_cmp);
     ms
 }
 
@@ -188,31 +188,28 @@ async fn main() {
     println!("| database | jobs | size | seeding | query | runs | p50 | p95 | p99 | max |");
     println!("|---|---|---|---|---|---|---|---|---|---|");
     for db in env_or("BENCH_DBS", "sqlite,postgres").split(',') {
-        let (url, size): (String, Box<dyn Fn() -> String>) = match db {
-            "sqlite" => {
-                let file = dir.join(format!("query-{jobs}.db"));
-                let url = format!("sqlite://{}", file.display());
-                let f = file.clone();
-                (
-                    url,
-                    Box::new(move || gib(std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0))),
-                )
-            }
-            _ => {
-                let name = format!("jobledger_query_{jobs}");
-                let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-                let (a, nm) = (admin.clone(), name.clone());
-                psql(&admin, &format!("CREATE DATABASE {name}"));
-                (
-                    url,
-                    Box::new(move || {
-                        gib(psql(&a, &format!("SELECT pg_database_size('{nm}')"))
-                            .trim()
-                            .parse()
-                            .unwrap_or(0))
-                    }),
-                )
-            }
+        let (url, size): (String, Box<dyn Fn() -> String>) = if db == "sqlite" {
+            let file = dir.join(format!("query-{jobs}.db"));
+            let url = format!("sqlite://{}", file.display());
+            let f = file.clone();
+            (
+                url,
+                Box::new(move || gib(std::fs::metadata(&f).map(|m| m.len()).unwrap_or(0))),
+            )
+        } else {
+            let name = format!("jobledger_query_{jobs}");
+            let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+            let (a, nm) = (admin.clone(), name.clone());
+            psql(&admin, &format!("CREATE DATABASE {name}"));
+            (
+                url,
+                Box::new(move || {
+                    gib(psql(&a, &format!("SELECT pg_database_size('{nm}')"))
+                        .trim()
+                        .parse()
+                        .unwrap_or(0))
+                }),
+            )
         };
         let seeded = ensure_seeded(&url, jobs, days).await;
         // Postgres' autovacuum vacuums and analyzes a freshly filled table on its own

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-pub struct Application {
+pub(crate) struct Application {
     config: Config,
     listener: TcpListener,
     store: Store,
@@ -32,7 +32,7 @@ pub struct Application {
 impl Application {
     /// Connect the database (migrating it), bind the HTTP listener and start connecting to
     /// NATS. Fails only on what an admin must fix: bad database, port taken, bad credentials.
-    pub async fn build(config: Config) -> anyhow::Result<Application> {
+    pub(crate) async fn build(config: Config) -> anyhow::Result<Application> {
         let archive = Backend::from_config(&config.archive)
             .map_err(|e| anyhow::anyhow!("{}: {e}", config.source))?;
         let store = Store::connect(&config.database_url).await?;
@@ -52,19 +52,15 @@ impl Application {
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
+    pub(crate) fn local_addr(&self) -> SocketAddr {
         self.listener
             .local_addr()
             .unwrap_or(self.config.http_listen)
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Serve until `shutdown` is cancelled. The ingest loop commits and acknowledges its
     /// batch in hand before it returns; HTTP finishes the requests in flight.
-    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+    pub(crate) async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
         let addr = self.local_addr();
         // One feed of committed changes, shared with the other processes over NATS.
         let (feed, relay) = Feed::shared(
@@ -93,9 +89,10 @@ impl Application {
         self.store.close().await;
         tracing::info!("jobledger stopped");
         served.context("HTTP server failed")?;
-        match panicked.is_empty() {
-            true => Ok(()),
-            false => anyhow::bail!("{} panicked (see the log)", panicked.join(", ")),
+        if panicked.is_empty() {
+            Ok(())
+        } else {
+            anyhow::bail!("{} panicked (see the log)", panicked.join(", "))
         }
     }
 
@@ -169,12 +166,13 @@ impl Application {
     }
 
     fn announce(&self, addr: SocketAddr) {
-        match &self.config.auth {
-            Some(_) => tracing::info!("API tokens required ([auth])"),
-            None => tracing::warn!(
+        if self.config.auth.is_some() {
+            tracing::info!("API tokens required ([auth])");
+        } else {
+            tracing::warn!(
                 %addr,
                 "no [auth] section: every caller is trusted, so jobledger listens on loopback only"
-            ),
+            );
         }
         tracing::info!(%addr, config = %self.config.source, "jobledger serving");
     }
@@ -198,7 +196,7 @@ where
             Err(panic) => {
                 let what = panic
                     .downcast_ref::<&str>()
-                    .map(|s| s.to_string())
+                    .map(std::string::ToString::to_string)
                     .or_else(|| panic.downcast_ref::<String>().cloned())
                     .unwrap_or_default();
                 tracing::error!(task = name, panic = %what, "a component panicked; shutting down");

@@ -9,7 +9,7 @@ use std::path::Path;
 /// Write each `(name, bytes)` of `files` into `dir` under the temporary name `tmp(name)`,
 /// sync each, rename them all into place, then sync the folder once. On failure the
 /// temporaries are removed; files already renamed stay (each is whole).
-pub fn write_files(
+pub(crate) fn write_files(
     dir: &Path,
     files: &[(&str, &[u8])],
     tmp: impl Fn(&str) -> String,
@@ -27,7 +27,9 @@ pub fn write_files(
         File::open(dir)?.sync_all()
     })();
     if result.is_err() {
-        staged.iter().for_each(|t| drop(fs::remove_file(t)));
+        for t in &staged {
+            let _ = fs::remove_file(t);
+        }
     }
     result
 }

@@ -2,7 +2,7 @@
 //! node of an allocation (`emit`) and names the deployment that holds archive leases.
 
 /// The host name, for `/api/version` and to tell the first node of an allocation.
-pub fn server_id() -> String {
+pub(crate) fn server_id() -> String {
     std::fs::read_to_string("/proc/sys/kernel/hostname")
         .ok()
         .map(|s| s.trim().to_string())

@@ -113,7 +113,7 @@ impl HostList {
                     }
                 }),
             })
-            .fold(0u64, |a, b| a.saturating_add(b))
+            .fold(0u64, u64::saturating_add)
     }
 }
 

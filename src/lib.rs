@@ -19,26 +19,27 @@
 //! policy) and [`secret`] (URLs without passwords). [`seed`] makes synthetic ledgers for
 //! the query benchmark. No module uses one that uses it (`tests/it/layers.rs`).
 
-pub mod admin;
-pub mod app;
+// Private by default: only what tests, benches and the binary use is public.
+mod admin;
+mod app;
 pub mod archive;
 pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod decode;
 pub mod domain;
-pub mod durable;
-pub mod emit;
+mod durable;
+mod emit;
 pub mod feed;
-pub mod host;
+mod host;
 pub mod hostlist;
 pub mod http;
-pub mod ingest;
+mod ingest;
 pub mod metrics;
-pub mod nats_client;
-pub mod retry;
-pub mod secret;
-pub mod seed;
+mod nats_client;
+mod retry;
+mod secret;
+mod seed;
 pub mod store;
 pub mod telemetry;
 pub mod wire;

@@ -8,7 +8,7 @@ use crate::config::NatsConfig;
 use anyhow::Context;
 use async_nats::{ConnectOptions, Event, ServerAddr};
 
-pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
+pub(crate) async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
     options(cfg)
         .await?
         .name("jobledger")
@@ -18,10 +18,10 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
                 Event::Connected => tracing::info!("NATS connected"),
                 Event::Disconnected => tracing::warn!("NATS disconnected; reconnecting"),
                 Event::ClientError(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "NATS client error")
+                    tracing::warn!(error = format!("{e:#}"), "NATS client error");
                 }
                 Event::ServerError(e) => {
-                    tracing::warn!(error = format!("{e:#}"), "NATS server error")
+                    tracing::warn!(error = format!("{e:#}"), "NATS server error");
                 }
                 other => tracing::debug!(event = %other, "NATS event"),
             }
@@ -32,7 +32,7 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<async_nats::Client> {
 }
 
 /// Credentials and TLS from the configuration; shared by the daemon and `emit`.
-pub async fn options(cfg: &NatsConfig) -> anyhow::Result<ConnectOptions> {
+pub(crate) async fn options(cfg: &NatsConfig) -> anyhow::Result<ConnectOptions> {
     let mut opts = ConnectOptions::new();
     if let (Some(user), Some(password)) = (&cfg.user, &cfg.password) {
         opts = opts.user_and_password(user.clone(), password.clone());
@@ -53,7 +53,7 @@ pub async fn options(cfg: &NatsConfig) -> anyhow::Result<ConnectOptions> {
 }
 
 /// `nats.url`: one or more comma-separated server addresses.
-pub fn servers(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
+pub(crate) fn servers(url: &str) -> anyhow::Result<Vec<ServerAddr>> {
     url.split(',')
         .map(|u| u.trim().parse())
         .collect::<Result<_, _>>()

@@ -5,23 +5,23 @@ use tokio_util::sync::CancellationToken;
 
 /// Waits that double from `first` up to `max`.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     next: Duration,
     max: Duration,
 }
 
 impl Backoff {
-    pub fn new(first: Duration, max: Duration) -> Backoff {
+    pub(crate) fn new(first: Duration, max: Duration) -> Backoff {
         Backoff { next: first, max }
     }
 
     /// The wait the next call to [`Backoff::wait`] will make.
-    pub fn next_wait(&self) -> Duration {
+    pub(crate) fn next_wait(&self) -> Duration {
         self.next
     }
 
     /// Sleep for the current wait and double it. False if shutdown came first.
-    pub async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
+    pub(crate) async fn wait(&mut self, shutdown: &CancellationToken) -> bool {
         let wait = self.next;
         self.next = (self.next * 2).min(self.max);
         tokio::select! {

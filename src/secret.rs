@@ -3,7 +3,7 @@
 /// `url` without the password of its user-info part (`scheme://user:***@host/…`), for
 /// messages. Database and NATS URLs both carry credentials this way. A URL list
 /// (NATS accepts several, comma-separated) is redacted item by item.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     url.split(',').map(redact_one).collect::<Vec<_>>().join(",")
 }
 

@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 
 /// What to generate.
 #[derive(Debug, Clone)]
-pub struct Shape {
+pub(crate) struct Shape {
     pub jobs: u64,
     pub users: u64,
     pub projects: u64,
@@ -45,7 +45,7 @@ const CHUNK: u64 = 5_000;
 
 /// Fill an empty ledger. Refuses a database that already holds jobs: this must never
 /// mix synthetic jobs into a real ledger.
-pub async fn seed(store: &Store, shape: &Shape, now: i64) -> anyhow::Result<u64> {
+pub(crate) async fn seed(store: &Store, shape: &Shape, now: i64) -> anyhow::Result<u64> {
     let existing = store.job_count().await?;
     if existing > 0 {
         anyhow::bail!("the database already holds {existing} jobs; seed only fills an empty one");

@@ -6,14 +6,14 @@ use anyhow::Context;
 use serde_json::Value;
 use std::time::Duration;
 
-pub struct Client {
+pub(crate) struct Client {
     base: String,
     token: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    pub fn new(base: &str, token: Option<String>) -> anyhow::Result<Client> {
+    pub(crate) fn new(base: &str, token: Option<String>) -> anyhow::Result<Client> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .build()
@@ -26,7 +26,11 @@ impl Client {
     }
 
     /// GET `path?query` as JSON; an API error becomes an error with the server's message.
-    pub async fn get(&self, path: &str, query: &[(String, String)]) -> anyhow::Result<Value> {
+    pub(crate) async fn get(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.get(&url).query(query);
         if let Some(t) = &self.token {
@@ -50,7 +54,7 @@ impl Client {
 }
 
 /// `http://` + the listen address; an unspecified address (0.0.0.0, ::) means this host.
-pub fn default_server(listen: std::net::SocketAddr) -> String {
+pub(crate) fn default_server(listen: std::net::SocketAddr) -> String {
     let host = match listen.ip() {
         ip if ip.is_unspecified() && ip.is_ipv4() => "127.0.0.1".to_string(),
         ip if ip.is_unspecified() => "[::1]".to_string(),

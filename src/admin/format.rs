@@ -6,14 +6,14 @@ use chrono::{Local, LocalResult, NaiveDate, NaiveDateTime, TimeZone};
 use std::io::Write;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
+pub(crate) enum Format {
     Table,
     Json,
     Csv,
 }
 
 /// A table: a header and rows of cells, printed aligned or as CSV.
-pub struct Table {
+pub(crate) struct Table {
     pub header: Vec<&'static str>,
     pub rows: Vec<Vec<String>>,
     /// Columns aligned right (numbers).
@@ -21,7 +21,7 @@ pub struct Table {
 }
 
 impl Table {
-    pub fn print(&self, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
+    pub(crate) fn print(&self, format: Format, out: &mut impl Write) -> anyhow::Result<()> {
         match format {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(out);
@@ -67,7 +67,7 @@ impl Table {
 }
 
 /// `2026-11-21 08:00:05`, local time.
-pub fn time(unix: i64) -> String {
+pub(crate) fn time(unix: i64) -> String {
     match Local.timestamp_opt(unix, 0) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => {
             t.format("%Y-%m-%d %H:%M:%S").to_string()
@@ -77,7 +77,7 @@ pub fn time(unix: i64) -> String {
 }
 
 /// `3d 04:05:06`, `04:05:06`, as Slurm prints elapsed times.
-pub fn duration(secs: i64) -> String {
+pub(crate) fn duration(secs: i64) -> String {
     let s = secs.max(0);
     let (d, h, m, s) = (s / 86_400, s / 3600 % 24, s / 60 % 60, s % 60);
     if d > 0 {
@@ -89,7 +89,7 @@ pub fn duration(secs: i64) -> String {
 
 /// A time argument: unix seconds, `YYYY-MM-DD` (midnight at its start, local time), or
 /// `YYYY-MM-DDTHH:MM[:SS]` (local). `--to 2026-12-01` therefore ends November.
-pub fn parse_time(flag: &str, v: &str) -> anyhow::Result<i64> {
+pub(crate) fn parse_time(flag: &str, v: &str) -> anyhow::Result<i64> {
     if let Ok(n) = v.parse::<i64>() {
         return Ok(n);
     }

@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Write `jwt.pub` and `jwt.key` (readable by the owner only) into `dir`; never overwrite.
-pub fn keygen(dir: &Path) -> anyhow::Result<()> {
+pub(crate) fn keygen(dir: &Path) -> anyhow::Result<()> {
     let (public, private) = generate().map_err(anyhow::Error::msg)?;
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let pub_path = dir.join("jwt.pub");
@@ -55,7 +55,7 @@ fn absolute(p: &Path) -> PathBuf {
 }
 
 /// What `jobledger token` is asked for.
-pub struct TokenRequest {
+pub(crate) struct TokenRequest {
     pub sub: String,
     pub role: String,
     pub projects: Vec<String>,
@@ -67,7 +67,7 @@ pub struct TokenRequest {
 
 /// A signed token; the private key from `--key`, `[auth] private_key_file` or
 /// `JWT_PRIVATE_KEY`, in that order.
-pub fn token(req: TokenRequest) -> anyhow::Result<String> {
+pub(crate) fn token(req: TokenRequest) -> anyhow::Result<String> {
     let role = Role::parse(&req.role).with_context(|| {
         format!(
             "--role must be admin, api, manager or user, got {:?}",
@@ -77,16 +77,15 @@ pub fn token(req: TokenRequest) -> anyhow::Result<String> {
     if req.sub.trim().is_empty() {
         anyhow::bail!("--sub must not be empty");
     }
-    let key = match &req.key_file {
-        Some(f) => read_key(f)?,
-        None => {
-            let config = Config::load(req.config.as_deref())?;
-            match config.auth.and_then(|a| a.private_key_file) {
-                Some(f) => read_key(&f)?,
-                None => std::env::var("JWT_PRIVATE_KEY").context(
-                    "no private key: pass --key FILE, set [auth] private_key_file or JWT_PRIVATE_KEY",
-                )?,
-            }
+    let key = if let Some(f) = &req.key_file {
+        read_key(f)?
+    } else {
+        let config = Config::load(req.config.as_deref())?;
+        match config.auth.and_then(|a| a.private_key_file) {
+            Some(f) => read_key(&f)?,
+            None => std::env::var("JWT_PRIVATE_KEY").context(
+                "no private key: pass --key FILE, set [auth] private_key_file or JWT_PRIVATE_KEY",
+            )?,
         }
     };
     let signer = Signer::from_base64(&key).map_err(|e| anyhow::anyhow!("private key: {e}"))?;

@@ -2,9 +2,9 @@
 //! jobledger over its HTTP API (so they obey the same access control); `keygen` and
 //! `token` manage API tokens; `seed` fills a database for benchmarks.
 
-pub mod client;
-pub mod format;
-pub mod keys;
+pub(crate) mod client;
+pub(crate) mod format;
+pub(crate) mod keys;
 mod render;
 
 use crate::config::Config;
@@ -144,7 +144,7 @@ pub enum JobsCommand {
     },
 }
 
-pub async fn jobs(cmd: JobsCommand) -> anyhow::Result<()> {
+pub(crate) async fn jobs(cmd: JobsCommand) -> anyhow::Result<()> {
     match cmd {
         JobsCommand::List {
             filters,
@@ -175,14 +175,14 @@ pub async fn jobs(cmd: JobsCommand) -> anyhow::Result<()> {
     }
 }
 
-pub async fn stats(by: String, filters: Box<Filters>, remote: Remote) -> anyhow::Result<()> {
+pub(crate) async fn stats(by: String, filters: Box<Filters>, remote: Remote) -> anyhow::Result<()> {
     let mut q = filters.query()?;
     q.push(("group-by".into(), by));
     let body = remote.client()?.get("/api/stats/", &q).await?;
     render::stats(&body, remote.format)
 }
 
-pub async fn rejected(limit: u32, remote: Remote) -> anyhow::Result<()> {
+pub(crate) async fn rejected(limit: u32, remote: Remote) -> anyhow::Result<()> {
     let q = vec![("items-per-page".into(), limit.to_string())];
     let body = remote.client()?.get("/api/rejected/", &q).await?;
     render::rejected(&body, remote.format)

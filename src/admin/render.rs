@@ -17,7 +17,7 @@ fn json_out(v: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn jobs(body: &Value, format: Format) -> anyhow::Result<()> {
+pub(super) fn jobs(body: &Value, format: Format) -> anyhow::Result<()> {
     let empty = Vec::new();
     let jobs = body["jobs"].as_array().unwrap_or(&empty);
     eprintln!(
@@ -57,7 +57,7 @@ pub fn jobs(body: &Value, format: Format) -> anyhow::Result<()> {
     t.print(format, &mut std::io::stdout())
 }
 
-pub fn job(j: &Value, format: Format) -> anyhow::Result<()> {
+pub(super) fn job(j: &Value, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return json_out(j);
     }
@@ -82,7 +82,7 @@ pub fn job(j: &Value, format: Format) -> anyhow::Result<()> {
     .print(format, &mut std::io::stdout())
 }
 
-pub fn stats(body: &Value, format: Format) -> anyhow::Result<()> {
+pub(super) fn stats(body: &Value, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return json_out(body);
     }
@@ -123,7 +123,7 @@ pub fn stats(body: &Value, format: Format) -> anyhow::Result<()> {
     .print(format, &mut std::io::stdout())
 }
 
-pub fn rejected(body: &Value, format: Format) -> anyhow::Result<()> {
+pub(super) fn rejected(body: &Value, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return json_out(&body["events"]);
     }

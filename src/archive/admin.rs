@@ -41,7 +41,7 @@ pub enum ArchiveCommand {
     },
 }
 
-pub async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
+pub(crate) async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<ExitCode> {
     let store = Store::connect(&config.database_url).await?;
     store.migrate().await?;
     let code = match cmd {

@@ -3,12 +3,12 @@
 use super::backend::Backend;
 use std::io;
 
-pub async fn tar_zst(archive: &Backend, location: &str) -> io::Result<Vec<u8>> {
+pub(crate) async fn tar_zst(archive: &Backend, location: &str) -> io::Result<Vec<u8>> {
     let mut files = Vec::new();
     for name in ["meta.json", "data.json", "data.json.gz"] {
         match archive.get(&format!("{location}/{name}")).await {
             Ok(b) => files.push((name, b)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound && name != "meta.json" => continue,
+            Err(e) if e.kind() == io::ErrorKind::NotFound && name != "meta.json" => {}
             Err(e) => return Err(e),
         }
     }

@@ -12,13 +12,13 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Default)]
-pub struct ImportReport {
+pub(crate) struct ImportReport {
     pub imported: usize,
     pub present: usize,
     pub problems: Vec<String>,
 }
 
-pub async fn import(store: &Store, root: &Path) -> anyhow::Result<ImportReport> {
+pub(crate) async fn import(store: &Store, root: &Path) -> anyhow::Result<ImportReport> {
     let version = std::fs::read_to_string(root.join("version.txt"))
         .with_context(|| format!("{} has no readable version.txt", root.display()))?;
     if version.trim() != super::layout::VERSION {
@@ -80,7 +80,7 @@ fn meta_files(root: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
 }
 
 /// A `meta.json` → the stopped job it describes, judged by the same rules as a start.
-pub fn parse_meta(bytes: &[u8]) -> Result<NewJob, String> {
+pub(crate) fn parse_meta(bytes: &[u8]) -> Result<NewJob, String> {
     let mut v: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
     let obj = v.as_object_mut().ok_or("not a JSON object")?;
     let state: JobState = obj

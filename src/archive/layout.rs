@@ -4,10 +4,10 @@ use crate::domain::cluster::Cluster;
 use crate::store::query::JobRecord;
 use serde_json::{json, Value};
 
-pub const VERSION: &str = "3";
+pub(super) const VERSION: &str = "3";
 
 /// `<cluster>/<jobId / 1000>/<jobId % 1000, 3 digits>/<startTime>`.
-pub fn job_dir(cluster: &str, job_id: i64, start_time: i64) -> String {
+pub(super) fn job_dir(cluster: &str, job_id: i64, start_time: i64) -> String {
     format!(
         "{cluster}/{}/{:03}/{start_time}",
         job_id / 1000,
@@ -17,7 +17,7 @@ pub fn job_dir(cluster: &str, job_id: i64, start_time: i64) -> String {
 
 /// `meta.json`: the job as the API returns it, final and archived. Nothing in it depends
 /// on when it is written, so writing a job twice gives the same bytes.
-pub fn meta_json(job: &JobRecord) -> Vec<u8> {
+pub(super) fn meta_json(job: &JobRecord) -> Vec<u8> {
     let mut meta = job.clone();
     meta.monitoring_status = 3;
     meta.archive_location = None;
@@ -27,12 +27,12 @@ pub fn meta_json(job: &JobRecord) -> Vec<u8> {
 }
 
 /// `data.json`: per-metric series; jobledger has no metric data yet.
-pub fn data_json() -> Vec<u8> {
+pub(super) fn data_json() -> Vec<u8> {
     b"{}".to_vec()
 }
 
 /// A minimal `cluster.json` in cc-backend's format for a cluster without one.
-pub fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
+pub(super) fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
     let subclusters: Vec<Value> = match known {
         Some(c) if !c.subclusters.is_empty() => c
             .subclusters

@@ -5,12 +5,12 @@
 //! write each job's files atomically, record the outcome. Nothing is kept only in memory:
 //! after a crash, whatever was waiting or claimed is archived by the next pass.
 
-pub mod admin;
+pub(crate) mod admin;
 pub mod backend;
-pub mod bundle;
-pub mod file;
-pub mod import;
-pub mod layout;
+pub(crate) mod bundle;
+mod file;
+pub(crate) mod import;
+mod layout;
 pub mod retention;
 
 use crate::config::ArchiveConfig;

@@ -33,7 +33,7 @@ pub async fn run(store: Store, cfg: RetentionConfig, shutdown: CancellationToken
                     history_rows = f.history_rows,
                     jobs = f.jobs,
                     "retention: forgot old rows"
-                )
+                );
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(

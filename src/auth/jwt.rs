@@ -153,7 +153,7 @@ mod tests {
     fn claims(roles: &[&str], exp: Option<i64>) -> Claims {
         Claims {
             sub: "alice".into(),
-            roles: roles.iter().map(|r| r.to_string()).collect(),
+            roles: roles.iter().map(std::string::ToString::to_string).collect(),
             projects: vec!["p1".into()],
             iat: Some(chrono::Utc::now().timestamp()),
             exp,

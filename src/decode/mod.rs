@@ -162,7 +162,10 @@ fn line_kind(p: &ParsedLine<'_>) -> Result<Option<Kind>, String> {
         };
     }
     match p.series.measurement.as_str() {
-        "job" => match p.tag_value("function").map(|f| f.as_str()) {
+        "job" => match p
+            .tag_value("function")
+            .map(influxdb_line_protocol::EscapedStr::as_str)
+        {
             Some("start_job") => Ok(Some(Kind::StartJob)),
             Some("stop_job") => Ok(Some(Kind::StopJob)),
             Some(other) => Err(format!("unknown job function {other:?}")),

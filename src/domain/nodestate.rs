@@ -88,7 +88,12 @@ mod tests {
     use super::*;
 
     fn st(flags: &[&str]) -> &'static str {
-        summary_state(&flags.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        summary_state(
+            &flags
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect::<Vec<_>>(),
+        )
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// What became of a delivery.
 #[derive(Debug)]
-pub enum Delivery {
+pub(crate) enum Delivery {
     /// The event (if any) is in the stream; `flushed` spooled events went before it.
     Published { flushed: usize },
     /// NATS did not acknowledge in time; the event is in the spool.
@@ -23,7 +23,7 @@ pub enum Delivery {
 
 /// A message ready to publish; its id is derived from its content, so a retried or
 /// repeated publish of the same event is dropped by the stream's duplicate window.
-pub fn message(subject: &str, line: String) -> Spooled {
+pub(crate) fn message(subject: &str, line: String) -> Spooled {
     let digest = ring::digest::digest(
         &ring::digest::SHA256,
         format!("{subject}\n{line}").as_bytes(),
@@ -39,7 +39,7 @@ pub fn message(subject: &str, line: String) -> Spooled {
     }
 }
 
-pub async fn deliver(
+pub(crate) async fn deliver(
     nats: &NatsConfig,
     spool: &Spool,
     new: Option<Spooled>,

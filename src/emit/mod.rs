@@ -4,10 +4,10 @@
 //! deadline and never fails the hook because NATS is away: what cannot be published in
 //! time is spooled and sent by the next `emit` (or `emit flush`).
 
-pub mod deliver;
-pub mod sinfo;
-pub mod slurm;
-pub mod spool;
+pub(crate) mod deliver;
+pub(crate) mod sinfo;
+pub(crate) mod slurm;
+pub(crate) mod spool;
 
 use crate::config::Config;
 use crate::decode::{decode_event, Decoded, Kind};
@@ -66,7 +66,7 @@ fn env(key: &str) -> Option<String> {
     std::env::var(key).ok()
 }
 
-pub async fn run(args: EmitArgs) -> ExitCode {
+pub(crate) async fn run(args: EmitArgs) -> ExitCode {
     // In a hook a broken setup is logged loudly but never fails the job.
     let hook = args.from_slurm;
     let mut config = match Config::load(args.config.as_deref()) {
@@ -227,7 +227,7 @@ fn refuse(hook: bool, why: &str) -> ExitCode {
 
 /// The line-protocol line of an event. The timestamp is the event's own time, so the
 /// same event always gives the same line (and the same message id).
-pub fn line(kind: Kind, payload: &Value, now: i64) -> String {
+pub(crate) fn line(kind: Kind, payload: &Value, now: i64) -> String {
     use influxdb_line_protocol::builder::LineProtocolBuilder;
     let (function, time) = match kind {
         Kind::StartJob => (Some("start_job"), payload["startTime"].as_i64()),

@@ -7,7 +7,7 @@ use crate::hostlist::HostList;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
-pub fn nodestates(cluster: &str, sinfo_json: &str) -> Result<Value, String> {
+pub(crate) fn nodestates(cluster: &str, sinfo_json: &str) -> Result<Value, String> {
     let doc: Value = serde_json::from_str(sinfo_json)
         .map_err(|e| format!("sinfo --json printed no JSON: {e}"))?;
     let entries = doc["sinfo"]

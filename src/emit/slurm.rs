@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 
 /// Which hook runs us, from `SLURM_SCRIPT_CONTEXT`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Context {
+pub(crate) enum Context {
     PrologSlurmctld,
     EpilogSlurmctld,
     /// Node prolog: runs on every node of the allocation.
@@ -18,7 +18,7 @@ pub enum Context {
 }
 
 impl Context {
-    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Context> {
+    pub(crate) fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Option<Context> {
         match env("SLURM_SCRIPT_CONTEXT")?.as_str() {
             "prolog_slurmctld" => Some(Context::PrologSlurmctld),
             "epilog_slurmctld" => Some(Context::EpilogSlurmctld),
@@ -28,12 +28,12 @@ impl Context {
         }
     }
 
-    pub fn is_start(self) -> bool {
+    pub(crate) fn is_start(self) -> bool {
         matches!(self, Context::PrologSlurmctld | Context::Prolog)
     }
 
     /// Node hooks run on every node; only the first node of the allocation publishes.
-    pub fn runs_on_every_node(self) -> bool {
+    pub(crate) fn runs_on_every_node(self) -> bool {
         matches!(self, Context::Prolog | Context::Epilog)
     }
 }
@@ -47,7 +47,7 @@ fn text(env: &dyn Fn(&str) -> Option<String>, key: &str) -> Option<String> {
 }
 
 /// The hosts of `SLURM_JOB_NODELIST` (or `SLURM_NODELIST`), if present and well-formed.
-pub fn nodes(env: &dyn Fn(&str) -> Option<String>) -> Option<Vec<String>> {
+pub(crate) fn nodes(env: &dyn Fn(&str) -> Option<String>) -> Option<Vec<String>> {
     let list = text(env, "SLURM_JOB_NODELIST").or_else(|| text(env, "SLURM_NODELIST"))?;
     match HostList::parse(&list) {
         Ok(l) => Some(l.expand()),
@@ -62,7 +62,7 @@ pub fn nodes(env: &dyn Fn(&str) -> Option<String>) -> Option<Vec<String>> {
 }
 
 /// Is this host the first node of the allocation (`SLURMD_NODENAME` or the host name)?
-pub fn is_first_node(env: &dyn Fn(&str) -> Option<String>, hostname: &str) -> bool {
+pub(crate) fn is_first_node(env: &dyn Fn(&str) -> Option<String>, hostname: &str) -> bool {
     let me = text(env, "SLURMD_NODENAME").unwrap_or_else(|| hostname.to_string());
     match nodes(env) {
         Some(n) => n.first().is_none_or(|first| *first == me),
@@ -71,7 +71,7 @@ pub fn is_first_node(env: &dyn Fn(&str) -> Option<String>, hostname: &str) -> bo
 }
 
 /// The start_job payload of this job; `now` stands in for a missing start time.
-pub fn start_payload(env: &dyn Fn(&str) -> Option<String>, now: i64) -> Value {
+pub(crate) fn start_payload(env: &dyn Fn(&str) -> Option<String>, now: i64) -> Value {
     let mut p = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -109,7 +109,7 @@ pub fn start_payload(env: &dyn Fn(&str) -> Option<String>, now: i64) -> Value {
 }
 
 /// The stop_job payload of this job; `now` stands in for a missing end time.
-pub fn stop_payload(env: &dyn Fn(&str) -> Option<String>, now: i64) -> Value {
+pub(crate) fn stop_payload(env: &dyn Fn(&str) -> Option<String>, now: i64) -> Value {
     let mut p = Map::new();
     if let Some(id) = int(env, "SLURM_JOB_ID") {
         p.insert("jobId".into(), id.into());

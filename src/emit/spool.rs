@@ -9,29 +9,29 @@ use std::path::{Path, PathBuf};
 
 /// One spooled message: exactly what would have been published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Spooled {
+pub(crate) struct Spooled {
     pub subject: String,
     pub msg_id: String,
     pub line: String,
 }
 
-pub struct Spool {
+pub(crate) struct Spool {
     dir: PathBuf,
     max_files: usize,
 }
 
 impl Spool {
-    pub fn new(dir: PathBuf, max_files: usize) -> Spool {
+    pub(crate) fn new(dir: PathBuf, max_files: usize) -> Spool {
         Spool { dir, max_files }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
     /// Store `m` durably; fails when the folder is unwritable, the disk is full, or the
     /// spool already holds `max_files` events.
-    pub fn write(&self, m: &Spooled) -> io::Result<PathBuf> {
+    pub(crate) fn write(&self, m: &Spooled) -> io::Result<PathBuf> {
         fs::create_dir_all(&self.dir)?;
         let pending = self.pending()?.len();
         if pending >= self.max_files {
@@ -48,7 +48,7 @@ impl Spool {
     }
 
     /// Spooled events, oldest first. A missing folder is an empty spool.
-    pub fn pending(&self) -> io::Result<Vec<PathBuf>> {
+    pub(crate) fn pending(&self) -> io::Result<Vec<PathBuf>> {
         let entries = match fs::read_dir(&self.dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -67,7 +67,7 @@ impl Spool {
 
     /// Read one spooled event. An unreadable file is renamed `*.corrupt` so it cannot
     /// block the events behind it, and reported.
-    pub fn read(&self, path: &Path) -> Result<Spooled, String> {
+    pub(crate) fn read(&self, path: &Path) -> Result<Spooled, String> {
         let parsed = fs::read(path)
             .map_err(|e| e.to_string())
             .and_then(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
@@ -80,7 +80,7 @@ impl Spool {
         })
     }
 
-    pub fn remove(&self, path: &Path) -> io::Result<()> {
+    pub(crate) fn remove(&self, path: &Path) -> io::Result<()> {
         fs::remove_file(path)
     }
 }

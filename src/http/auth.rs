@@ -8,7 +8,7 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 
-pub struct Caller(pub Principal);
+pub(super) struct Caller(pub Principal);
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
@@ -48,7 +48,7 @@ fn token(parts: &Parts) -> Option<&str> {
 
 impl Caller {
     /// 403 unless the caller's role allows `action`.
-    pub fn require(&self, action: Action) -> Result<(), ApiError> {
+    pub(super) fn require(&self, action: Action) -> Result<(), ApiError> {
         if self.0.may(action) {
             return Ok(());
         }
@@ -64,7 +64,7 @@ impl Caller {
     }
 
     /// A job the caller may not read is answered exactly like a job that does not exist.
-    pub fn may_read(&self, user: &str, project: &str) -> bool {
+    pub(super) fn may_read(&self, user: &str, project: &str) -> bool {
         self.0.may_read(user, project)
     }
 }

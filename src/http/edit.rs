@@ -27,7 +27,7 @@ use serde::de::DeserializeOwned;
         (status = 403, description = "The role may not edit jobs", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
     ))]
-pub async fn add_tags(
+pub(super) async fn add_tags(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -47,7 +47,7 @@ pub async fn add_tags(
         (status = 403, description = "The role may not edit jobs", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
     ))]
-pub async fn remove_tags(
+pub(super) async fn remove_tags(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -94,7 +94,7 @@ async fn edit_tags(
         (status = 403, description = "The role may not edit jobs", body = ErrorBody),
         (status = 404, description = "No such job", body = ErrorBody),
     ))]
-pub async fn edit_meta(
+pub(super) async fn edit_meta(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -117,7 +117,7 @@ pub async fn edit_meta(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such job or key", body = ErrorBody),
     ))]
-pub async fn get_meta(
+pub(super) async fn get_meta(
     State(app): State<AppState>,
     caller: Caller,
     Path((id, key)): Path<(String, String)>,
@@ -148,7 +148,7 @@ pub async fn get_meta(
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 409, description = "The metadata kept changing under concurrent edits", body = ErrorBody),
     ))]
-pub async fn put_meta(
+pub(super) async fn put_meta(
     State(app): State<AppState>,
     caller: Caller,
     Path((id, key)): Path<(String, String)>,
@@ -176,7 +176,7 @@ pub async fn put_meta(
         (status = 404, description = "No such job or key", body = ErrorBody),
         (status = 409, description = "The metadata kept changing under concurrent edits", body = ErrorBody),
     ))]
-pub async fn delete_meta(
+pub(super) async fn delete_meta(
     State(app): State<AppState>,
     caller: Caller,
     Path((id, key)): Path<(String, String)>,

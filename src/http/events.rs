@@ -40,7 +40,7 @@ struct Watch {
         (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn events(
+pub(super) async fn events(
     State(app): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
@@ -49,7 +49,7 @@ pub async fn events(
     let filter = job_filter(&p, &caller)?;
     let mut kinds = p
         .all("kind")
-        .map(|k| k.parse::<ChangeKind>())
+        .map(str::parse::<ChangeKind>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request(format!("kind: {e}")))?;
     if kinds.is_empty() {
@@ -88,7 +88,7 @@ pub async fn events(
                         Err(RecvError::Lagged(n)) => {
                             queue.push_back(Event::default().event("lagged").data(format!(
                                 "{n} batches of changes were missed; reread /api/jobs/"
-                            )))
+                            )));
                         }
                         Err(RecvError::Closed) => return None,
                     }

@@ -8,7 +8,7 @@ use crate::domain::job::JobState;
 use crate::domain::query::{JobFilter, Range, Text};
 
 /// Every filter parameter; routes add their own (paging, grouping) to this list.
-pub const FILTER_PARAMS: &[&str] = &[
+pub(super) const FILTER_PARAMS: &[&str] = &[
     "state",
     "cluster",
     "partition",
@@ -27,15 +27,15 @@ pub const FILTER_PARAMS: &[&str] = &[
 ];
 
 /// `FILTER_PARAMS` plus `extra`.
-pub fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
+pub(super) fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
     FILTER_PARAMS.iter().chain(extra).copied().collect()
 }
 
 /// The filter a query string asks for, narrowed to what the caller may read.
-pub fn job_filter(p: &Params, caller: &Caller) -> Result<JobFilter, ApiError> {
+pub(super) fn job_filter(p: &Params, caller: &Caller) -> Result<JobFilter, ApiError> {
     let states = p
         .all("state")
-        .map(|s| s.parse::<JobState>())
+        .map(str::parse::<JobState>)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| ApiError::bad_request(format!("state: {e}")))?;
     let text = |key: &str| -> Result<Option<Text>, ApiError> { Ok(p.text(key)?.map(Text::parse)) };

@@ -28,7 +28,7 @@ use std::collections::HashMap;
         (status = 403, description = "The role may not submit events", body = ErrorBody),
         (status = 422, description = "Conflicting or repeated start", body = ErrorBody),
     ))]
-pub async fn start(
+pub(super) async fn start(
     State(app): State<AppState>,
     caller: Caller,
     body: Bytes,
@@ -67,7 +67,7 @@ pub async fn start(
         (status = 404, description = "No such job", body = ErrorBody),
         (status = 422, description = "Already stopped with other values", body = ErrorBody),
     ))]
-pub async fn stop(
+pub(super) async fn stop(
     State(app): State<AppState>,
     caller: Caller,
     body: Bytes,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct JobList {
+pub(super) struct JobList {
     pub jobs: Vec<JobRecord>,
     /// Jobs on this page.
     pub items: usize,
@@ -25,7 +25,7 @@ pub struct JobList {
 }
 
 /// Most jobs one page may hold; more is a 400, not a server that runs out of memory.
-pub const MAX_PER_PAGE: i64 = 100_000;
+pub(super) const MAX_PER_PAGE: i64 = 100_000;
 
 /// Jobs matching every filter given (AND), one page at a time.
 #[utoipa::path(get, path = "/api/jobs/", tag = "jobs",
@@ -35,7 +35,7 @@ pub const MAX_PER_PAGE: i64 = 100_000;
         (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn list(
+pub(super) async fn list(
     State(app): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
@@ -69,7 +69,7 @@ pub async fn list(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 404, description = "No such job (or not the caller's)", body = ErrorBody),
     ))]
-pub async fn get_one(
+pub(super) async fn get_one(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
@@ -105,7 +105,7 @@ pub(super) fn parse_id(id: &str) -> Result<i64, ApiError> {
         (status = 404, description = "No such job, or not archived yet", body = ErrorBody),
         (status = 500, description = "The archive cannot be read", body = ErrorBody),
     ))]
-pub async fn archive_bundle(
+pub(super) async fn archive_bundle(
     State(app): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,

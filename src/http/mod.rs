@@ -8,7 +8,7 @@ mod events;
 mod filters;
 mod ingest;
 mod jobs;
-pub mod openapi;
+mod openapi;
 mod params;
 mod stats;
 mod status;

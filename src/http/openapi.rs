@@ -19,7 +19,7 @@ use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
         (name = "status", description = "Nodes, rejected events, version, health, metrics"),
     )
 )]
-pub struct ApiDoc;
+pub(super) struct ApiDoc;
 
 /// cc-backend's two ways of sending a token.
 struct Security;
@@ -47,7 +47,7 @@ impl Modify for Security {
 /// operation ids (one handler serves several methods), links from a created job to the
 /// routes that take its id (so fuzzers and clients can follow them), and this document's
 /// own route. Links are added to the JSON: utoipa 5 writes their keys in snake_case.
-pub fn finish(mut doc: utoipa::openapi::OpenApi) -> serde_json::Value {
+pub(super) fn finish(mut doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     let mut seen = std::collections::HashMap::<String, usize>::new();
     for item in doc.paths.paths.values_mut() {
         for (_, op) in operations(item) {
@@ -57,7 +57,7 @@ pub fn finish(mut doc: utoipa::openapi::OpenApi) -> serde_json::Value {
         }
     }
     let mut targets = Vec::new();
-    for (path, item) in doc.paths.paths.iter_mut() {
+    for (path, item) in &mut doc.paths.paths {
         for (method, op) in operations(item) {
             let Some(op) = op else { continue };
             let id = op.operation_id.clone().unwrap_or_default();
@@ -116,14 +116,14 @@ fn operations(
 
 /// Every error: `{"status": "<HTTP status text>", "error": "<message>"}`.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
+pub(super) struct ErrorBody {
     pub status: String,
     pub error: String,
 }
 
 /// The answer to a start: cc-backend's shape.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Created {
+pub(super) struct Created {
     pub msg: String,
     pub id: Option<i64>,
 }
@@ -131,14 +131,14 @@ pub struct Created {
 /// `{"key": ..., "value": ...}`, the body of edit_meta.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MetaEdit {
+pub(super) struct MetaEdit {
     pub key: String,
     pub value: String,
 }
 
 /// One metadata entry of a job.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MetaEntry {
+pub(super) struct MetaEntry {
     pub key: String,
     pub value: String,
 }
@@ -146,7 +146,7 @@ pub struct MetaEntry {
 /// The body of `PUT /api/jobs/{id}/metadata/{key}`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MetaValue {
+pub(super) struct MetaValue {
     pub value: String,
 }
 
@@ -155,7 +155,7 @@ pub struct MetaValue {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct FilterParams {
+pub(super) struct FilterParams {
     /// Job state; repeat for several.
     #[param(value_type = Option<Vec<crate::domain::job::JobState>>)]
     state: Option<Vec<String>>,
@@ -200,7 +200,7 @@ pub struct FilterParams {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct PageParams {
+pub(super) struct PageParams {
     /// From 1.
     #[param(minimum = 1)]
     page: Option<i64>,
@@ -220,7 +220,7 @@ pub struct PageParams {
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]
-pub struct PlainPageParams {
+pub(super) struct PlainPageParams {
     #[param(minimum = 1)]
     page: Option<i64>,
     #[param(rename = "items-per-page")]

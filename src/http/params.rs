@@ -4,10 +4,10 @@
 use super::ApiError;
 use std::str::FromStr;
 
-pub struct Params(Vec<(String, String)>);
+pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+    pub(super) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
         if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
@@ -19,7 +19,7 @@ impl Params {
         Ok(Params(pairs))
     }
 
-    pub fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
+    pub(super) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {
         self.0
             .iter()
             .filter(move |(k, _)| k == key)
@@ -27,7 +27,7 @@ impl Params {
     }
 
     /// A parameter given at most once.
-    pub fn one<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
+    pub(super) fn one<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
         let mut it = self.all(key);
         let first = it.next();
         if it.next().is_some() {
@@ -38,7 +38,7 @@ impl Params {
         Ok(first)
     }
 
-    pub fn positive(&self, key: &str, default: i64) -> Result<i64, ApiError> {
+    pub(super) fn positive(&self, key: &str, default: i64) -> Result<i64, ApiError> {
         match self.one(key)? {
             None => Ok(default),
             Some(v) => v.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -47,7 +47,7 @@ impl Params {
         }
     }
 
-    pub fn boolean(&self, key: &str, default: bool) -> Result<bool, ApiError> {
+    pub(super) fn boolean(&self, key: &str, default: bool) -> Result<bool, ApiError> {
         match self.one(key)? {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
@@ -59,7 +59,7 @@ impl Params {
     }
 
     /// A parameter given at most once; an empty value is a mistake, not "no filter".
-    pub fn text<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
+    pub(super) fn text<'a>(&'a self, key: &'a str) -> Result<Option<&'a str>, ApiError> {
         match self.one(key)? {
             Some("") => Err(ApiError::bad_request(format!("{key} must not be empty"))),
             // Postgres cannot hold NUL in text; SQLite and Postgres must answer alike.
@@ -71,7 +71,7 @@ impl Params {
     }
 
     /// A parameter parsed by its type's `FromStr`; the error names the parameter.
-    pub fn parsed<T>(&self, key: &str) -> Result<Option<T>, ApiError>
+    pub(super) fn parsed<T>(&self, key: &str) -> Result<Option<T>, ApiError>
     where
         T: FromStr,
         T::Err: std::fmt::Display,

@@ -22,7 +22,7 @@ use axum::Json;
         (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn stats(
+pub(super) async fn stats(
     State(app): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,

@@ -19,18 +19,18 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 #[derive(Serialize, ToSchema)]
-pub struct Msg {
+pub(super) struct Msg {
     pub msg: String,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct NodeList {
+pub(super) struct NodeList {
     pub nodes: Vec<NodeRecord>,
     pub items: usize,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct RejectedList {
+pub(super) struct RejectedList {
     pub events: Vec<RejectedRecord>,
     pub items: usize,
     pub page: i64,
@@ -39,14 +39,14 @@ pub struct RejectedList {
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct Version {
+pub(super) struct Version {
     pub version: i64,
     pub build: String,
     pub server_id: String,
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct Health {
+pub(super) struct Health {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -55,7 +55,7 @@ pub struct Health {
 }
 
 /// Version of the REST API's shape; raised when a response changes incompatibly.
-pub const API_VERSION: i64 = 1;
+pub(super) const API_VERSION: i64 = 1;
 
 /// Node states of one cluster (cc-backend's nodestate).
 #[utoipa::path(method(post, put), path = "/api/nodestate/", tag = "ingest",
@@ -66,7 +66,7 @@ pub const API_VERSION: i64 = 1;
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The role may not submit events", body = ErrorBody),
     ))]
-pub async fn nodestate(
+pub(super) async fn nodestate(
     State(app): State<AppState>,
     caller: Caller,
     body: Bytes,
@@ -91,7 +91,7 @@ pub async fn nodestate(
         (status = 400, description = "A bad or unknown parameter", body = ErrorBody),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn nodes(
+pub(super) async fn nodes(
     State(app): State<AppState>,
     _caller: Caller,
     RawQuery(q): RawQuery,
@@ -116,7 +116,7 @@ pub async fn nodes(
         (status = 401, description = "No valid token", body = ErrorBody),
         (status = 403, description = "The role may not read rejected events", body = ErrorBody),
     ))]
-pub async fn rejected(
+pub(super) async fn rejected(
     State(app): State<AppState>,
     caller: Caller,
     RawQuery(q): RawQuery,
@@ -141,7 +141,7 @@ pub async fn rejected(
         (status = 200, description = "API version, build and server", body = Version),
         (status = 401, description = "No valid token", body = ErrorBody),
     ))]
-pub async fn version(State(app): State<AppState>, _caller: Caller) -> Json<Version> {
+pub(super) async fn version(State(app): State<AppState>, _caller: Caller) -> Json<Version> {
     Json(Version {
         version: API_VERSION,
         build: env!("CARGO_PKG_VERSION").into(),
@@ -158,7 +158,7 @@ const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50
         (status = 200, description = "Healthy", body = Health),
         (status = 503, description = "The database or NATS fails", body = Health),
     ))]
-pub async fn healthz(State(app): State<AppState>) -> Response {
+pub(super) async fn healthz(State(app): State<AppState>) -> Response {
     // A health check must answer while the database is down, not wait for the pool's
     // acquire timeout: a load balancer or systemd gives up long before.
     let database = match tokio::time::timeout(HEALTH_DEADLINE, app.store.ping()).await {
@@ -201,7 +201,7 @@ pub async fn healthz(State(app): State<AppState>) -> Response {
 /// Prometheus text. No token needed: scrapers ask.
 #[utoipa::path(get, path = "/metrics", tag = "status", security(()),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String)))]
-pub async fn metrics(State(app): State<AppState>) -> Response {
+pub(super) async fn metrics(State(app): State<AppState>) -> Response {
     let gauges = match app.store.gauges().await {
         Ok(g) => Some(g),
         Err(e) => {

@@ -13,7 +13,12 @@ use tokio_util::sync::CancellationToken;
 /// Most held stops looked at in one pass.
 const PASS_LIMIT: i64 = 1000;
 
-pub async fn run(store: Store, cfg: IngestConfig, feed: Arc<Feed>, shutdown: CancellationToken) {
+pub(crate) async fn run(
+    store: Store,
+    cfg: IngestConfig,
+    feed: Arc<Feed>,
+    shutdown: CancellationToken,
+) {
     let mut tick = tokio::time::interval(cfg.held_stop_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -33,7 +38,11 @@ pub async fn run(store: Store, cfg: IngestConfig, feed: Arc<Feed>, shutdown: Can
 }
 
 /// One pass; returns how many held stops were applied or expired.
-pub async fn try_once(store: &Store, cfg: &IngestConfig, feed: &Feed) -> Result<usize, ApplyError> {
+pub(crate) async fn try_once(
+    store: &Store,
+    cfg: &IngestConfig,
+    feed: &Feed,
+) -> Result<usize, ApplyError> {
     let expire_before = chrono::Utc::now().timestamp() - cfg.held_stop_timeout.as_secs() as i64;
     let (resolved, changes) = store.sweep_held(expire_before, PASS_LIMIT).await?;
     feed.publish(changes);

@@ -7,8 +7,8 @@
 //! their stream position).
 
 mod batch;
-pub mod held;
-pub mod nats;
+pub(crate) mod held;
+pub(crate) mod nats;
 mod reader;
 
 use crate::config::{IngestConfig, NatsConfig};
@@ -34,7 +34,7 @@ impl IngestHealth {
     }
 }
 
-pub struct Ingest {
+pub(crate) struct Ingest {
     pub store: Store,
     pub js: async_nats::jetstream::Context,
     pub nats: NatsConfig,
@@ -48,7 +48,7 @@ pub struct Ingest {
 
 impl Ingest {
     /// Consume until `shutdown` is cancelled; NATS or database trouble is logged and retried.
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub(crate) async fn run(self, shutdown: CancellationToken) {
         let mut backoff = Duration::from_millis(500);
         while !shutdown.is_cancelled() {
             match self.consume(&shutdown).await {

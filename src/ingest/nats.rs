@@ -6,7 +6,7 @@ use async_nats::jetstream::{self, consumer, stream};
 
 /// The stream over both subjects and the durable consumer every jobledger process shares.
 /// Both are created if missing; an existing one is used as it is.
-pub async fn consumer(
+pub(crate) async fn consumer(
     js: &jetstream::Context,
     cfg: &NatsConfig,
     batch_size: usize,

@@ -51,7 +51,7 @@ pub enum Fault {
 }
 
 /// Classify one error from sqlx.
-pub fn classify(e: &sqlx::Error) -> Fault {
+pub(super) fn classify(e: &sqlx::Error) -> Fault {
     match e {
         sqlx::Error::Database(db) => {
             if db.is_unique_violation() {

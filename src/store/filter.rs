@@ -9,7 +9,7 @@ use crate::domain::query::{JobFilter, Range, Scope, Sort, SortField, Text};
 /// the longest stopped job ran, and when the oldest running job started. Together they
 /// bound how early a job that overlaps a window can have started.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Extent {
+pub(super) struct Extent {
     pub max_duration: i64,
     pub oldest_running: Option<i64>,
     /// The first and last start time of all jobs.
@@ -19,7 +19,7 @@ pub struct Extent {
 
 impl Extent {
     /// The earliest start of a job that overlaps a window beginning at `from`.
-    pub fn earliest_start(&self, from: i64) -> i64 {
+    pub(super) fn earliest_start(&self, from: i64) -> i64 {
         let stopped = from.saturating_sub(self.max_duration);
         self.oldest_running.map_or(stopped, |r| r.min(stopped))
     }
@@ -34,17 +34,17 @@ pub(super) struct Where {
 
 impl Where {
     /// Bind a value; returns its placeholder.
-    pub fn bind(&mut self, v: impl Into<Val>) -> String {
+    pub(super) fn bind(&mut self, v: impl Into<Val>) -> String {
         self.vals.push(v.into());
         format!("${}", self.vals.len())
     }
 
-    pub fn push(&mut self, clause: String) {
+    pub(super) fn push(&mut self, clause: String) {
         self.clauses.push(clause);
     }
 
     /// ` WHERE a AND b`, or nothing.
-    pub fn sql(&self) -> String {
+    pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {
             String::new()
         } else {
@@ -64,7 +64,7 @@ impl Where {
         }
     }
 
-    fn text(&mut self, col: &str, t: &Option<Text>, backend: Backend) {
+    fn text(&mut self, col: &str, t: Option<&Text>, backend: Backend) {
         match t {
             None => {}
             Some(Text::Exact(v)) => {
@@ -112,9 +112,9 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, extent: Extent) -> W
             w.push(format!("{col} = {p}"));
         }
     }
-    w.text("j.user_name", &f.user, backend);
-    w.text("j.project", &f.project, backend);
-    job_name(&mut w, &f.job_name, backend);
+    w.text("j.user_name", f.user.as_ref(), backend);
+    w.text("j.project", f.project.as_ref(), backend);
+    job_name(&mut w, f.job_name.as_ref(), backend);
     if !f.states.is_empty() {
         let list: Vec<String> = f.states.iter().map(|s| w.bind(s.as_str())).collect();
         w.push(format!("j.job_state IN ({})", list.join(",")));
@@ -268,7 +268,7 @@ fn overlap(w: &mut Where, t: Range, started: Option<Range>, extent: Extent) {
 
 /// jobName: a substring, or a glob when it holds `*` or `?`; case-insensitive (SQLite's
 /// LIKE folds ASCII letters only, Postgres' ILIKE folds all).
-fn job_name(w: &mut Where, t: &Option<Text>, backend: Backend) {
+fn job_name(w: &mut Where, t: Option<&Text>, backend: Backend) {
     let pattern = match t {
         None => return,
         Some(Text::Exact(s)) => format!("%{}%", like_pattern(s, true)),

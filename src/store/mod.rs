@@ -5,7 +5,7 @@
 //! 64-bit integers only, so the two behave the same. Migrations are per database.
 
 mod apply;
-pub mod archive;
+pub(crate) mod archive;
 mod bulk;
 mod edit;
 mod fault;
@@ -13,8 +13,8 @@ mod filter;
 mod isolate;
 mod nodes;
 pub mod query;
-pub mod stats;
-pub mod status;
+pub(crate) mod stats;
+pub(crate) mod status;
 mod values;
 mod write;
 

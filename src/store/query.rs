@@ -148,7 +148,9 @@ impl Store {
             .await?;
         let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect::<Result<_, _>>()?;
         if !q.with_metadata {
-            jobs.iter_mut().for_each(|j| j.meta_data = None);
+            for j in &mut jobs {
+                j.meta_data = None;
+            }
         }
         let count_sql = format!("SELECT COUNT(*) FROM job j{}", w.sql());
         let total: i64 = bind_all(sqlx::query(&count_sql), w.vals)

@@ -62,7 +62,7 @@ fn group_column(g: GroupBy) -> &'static str {
 /// Postgres parallelises the scan and aggregates by hash on its own: one slice there.
 fn slices(backend: Backend, filter: &JobFilter, extent: &Extent) -> Vec<Option<(i64, i64)>> {
     let n = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
+        .map_or(1, std::num::NonZero::get)
         .clamp(1, 3) as i64;
     let lower = [
         filter.start_time.and_then(|r| r.from),

@@ -8,7 +8,7 @@ use sqlx::AnyConnection;
 
 /// A value to bind. Owned, so a statement can be built from borrowed domain data.
 #[derive(Debug, Clone)]
-pub enum Val {
+pub(super) enum Val {
     Int(Option<i64>),
     Real(Option<f64>),
     Text(Option<String>),
@@ -52,13 +52,13 @@ impl From<Vec<u8>> for Val {
 }
 
 /// Rows per statement: well under SQLite's 32766 and Postgres' 65535 bind parameters.
-pub fn chunk_rows(cols: usize) -> usize {
+pub(super) fn chunk_rows(cols: usize) -> usize {
     (16_000 / cols).clamp(1, 500)
 }
 
 /// How a statement names its parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
+pub(super) enum Style {
     /// `$1, $2`: Postgres.
     Dollar,
     /// `?, ?`: SQLite. Binding a named parameter (`$N`) makes SQLite look the name up in a
@@ -68,7 +68,7 @@ pub enum Style {
 }
 
 /// The placeholder style of the database behind `conn`.
-pub fn style(conn: &AnyConnection) -> Style {
+pub(super) fn style(conn: &AnyConnection) -> Style {
     if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
         Style::Question
     } else {
@@ -77,7 +77,7 @@ pub fn style(conn: &AnyConnection) -> Style {
 }
 
 /// `($1,$2),($3,$4)` (or `(?,?),(?,?)`) for `rows` rows of `cols` columns.
-pub fn placeholders(style: Style, rows: usize, cols: usize) -> String {
+pub(super) fn placeholders(style: Style, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     let mut n = 1;
     for r in 0..rows {
@@ -109,7 +109,7 @@ pub fn placeholders(style: Style, rows: usize, cols: usize) -> String {
 /// `float8`; launchbadge/sqlx PR 4290, still so in 0.9.0), so a NULL float is bound as
 /// `None::<f32>` to arrive as `float8`, like every `f64` value. The store test
 /// `every_nullable_column_takes_null_then_a_value_and_back` fails if this ever changes.
-pub fn bind_all<'q>(
+pub(super) fn bind_all<'q>(
     mut q: Query<'q, Any, AnyArguments<'q>>,
     vals: Vec<Val>,
 ) -> Query<'q, Any, AnyArguments<'q>> {

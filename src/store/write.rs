@@ -207,7 +207,9 @@ async fn insert_jobs(
             placeholders(style(conn), chunk.len(), JOB_NCOLS)
         );
         let mut vals = Vec::with_capacity(chunk.len() * JOB_NCOLS);
-        chunk.iter().for_each(|n| job_values(n, t, &mut vals));
+        for n in chunk {
+            job_values(n, t, &mut vals);
+        }
         for row in bind_all(sqlx::query(&sql), vals)
             .fetch_all(&mut *conn)
             .await?
@@ -233,13 +235,12 @@ async fn insert_tags(
         let key = InstanceKey::of(&n.job);
         let job_db_id = *ids.get(&key).ok_or(ApplyError::Stale)?;
         for tag in &n.job.tags {
-            let tag_id = match tag_ids.get(tag) {
-                Some(id) => *id,
-                None => {
-                    let id = tag_id(conn, tag).await?;
-                    tag_ids.insert(tag, id);
-                    id
-                }
+            let tag_id = if let Some(id) = tag_ids.get(tag) {
+                *id
+            } else {
+                let id = tag_id(conn, tag).await?;
+                tag_ids.insert(tag, id);
+                id
             };
             sqlx::query(
                 "INSERT INTO job_tag (job_id, tag_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",

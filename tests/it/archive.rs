@@ -26,7 +26,7 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
-pub fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
+pub(crate) fn cli(app: &TestApp, args: &[&str]) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
         .arg("archive")
         .args(args)

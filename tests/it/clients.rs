@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 /// A jobledger with `[auth]` on the shared NATS and a fresh database of `db`, and the
 /// keys that sign its tokens. Keep the `TestDb`: it owns the database.
-pub async fn spawn_with_auth(db: crate::helpers::Db) -> (TestApp, Keys, crate::helpers::TestDb) {
+pub(crate) async fn spawn_with_auth(
+    db: crate::helpers::Db,
+) -> (TestApp, Keys, crate::helpers::TestDb) {
     use crate::helpers::*;
     ensure_shared_nats();
     let tdb = TestDb::new(db).await;
@@ -18,7 +20,7 @@ pub async fn spawn_with_auth(db: crate::helpers::Db) -> (TestApp, Keys, crate::h
 
 impl TestApp {
     /// POST a start_job with a token; asserts 201 and returns the job's database id.
-    pub async fn start_job_as(&self, job: &Value, token: &str) -> i64 {
+    pub(crate) async fn start_job_as(&self, job: &Value, token: &str) -> i64 {
         let body = job.to_string();
         let (status, answer) = self
             .send(
@@ -34,13 +36,13 @@ impl TestApp {
 }
 
 /// A key pair for `[auth]` and tokens signed with it.
-pub struct Keys {
+pub(crate) struct Keys {
     pub public: String,
     signer: jobledger::auth::jwt::Signer,
 }
 
 impl Keys {
-    pub fn new() -> Keys {
+    pub(crate) fn new() -> Keys {
         let (public, private) = jobledger::auth::jwt::generate().unwrap();
         Keys {
             public,
@@ -49,15 +51,15 @@ impl Keys {
     }
 
     /// The `[auth]` section of a configuration that trusts this key.
-    pub fn toml(&self) -> String {
+    pub(crate) fn toml(&self) -> String {
         format!("[auth]\npublic_key = \"{}\"\n", self.public)
     }
 
-    pub fn token(&self, sub: &str, role: &str, projects: &[&str]) -> String {
+    pub(crate) fn token(&self, sub: &str, role: &str, projects: &[&str]) -> String {
         self.token_with(sub, &[role], projects, None)
     }
 
-    pub fn token_with(
+    pub(crate) fn token_with(
         &self,
         sub: &str,
         roles: &[&str],
@@ -67,8 +69,11 @@ impl Keys {
         self.signer
             .sign(&jobledger::auth::jwt::Claims {
                 sub: sub.into(),
-                roles: roles.iter().map(|r| r.to_string()).collect(),
-                projects: projects.iter().map(|p| p.to_string()).collect(),
+                roles: roles.iter().map(std::string::ToString::to_string).collect(),
+                projects: projects
+                    .iter()
+                    .map(std::string::ToString::to_string)
+                    .collect(),
                 iat: Some(chrono::Utc::now().timestamp()),
                 exp,
             })
@@ -77,13 +82,13 @@ impl Keys {
 }
 
 /// A client of `GET /api/events`: reads Server-Sent Events as (event, data) pairs.
-pub struct EventStream {
+pub(crate) struct EventStream {
     resp: reqwest::Response,
     buf: String,
 }
 
 impl EventStream {
-    pub async fn open(app: &TestApp, query: &str, token: Option<&str>) -> EventStream {
+    pub(crate) async fn open(app: &TestApp, query: &str, token: Option<&str>) -> EventStream {
         let mut req = app.http.get(format!("{}/api/events?{query}", app.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -97,7 +102,7 @@ impl EventStream {
     }
 
     /// The next event other than keep-alive comments, or None after `secs` of silence.
-    pub async fn next(&mut self, secs: u64) -> Option<(String, Value)> {
+    pub(crate) async fn next(&mut self, secs: u64) -> Option<(String, Value)> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             while let Some(end) = self.buf.find("\n\n") {
@@ -125,7 +130,7 @@ impl EventStream {
     }
 
     /// Every event until `secs` pass without one.
-    pub async fn drain(&mut self, secs: u64) -> Vec<(String, Value)> {
+    pub(crate) async fn drain(&mut self, secs: u64) -> Vec<(String, Value)> {
         let mut out = Vec::new();
         while let Some(e) = self.next(secs).await {
             out.push(e);

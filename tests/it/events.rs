@@ -3,11 +3,11 @@
 use serde_json::{json, Value};
 
 /// Line-protocol string-field escaping: `\` → `\\`, `"` → `\"`.
-pub fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
 }
 
-pub fn start_json(job_id: i64, start_time: i64) -> Value {
+pub(crate) fn start_json(job_id: i64, start_time: i64) -> Value {
     json!({
         "jobId": job_id, "cluster": "testcluster", "user": "alice", "project": "p1",
         "partition": "main", "startTime": start_time, "numNodes": 1,
@@ -15,14 +15,19 @@ pub fn start_json(job_id: i64, start_time: i64) -> Value {
     })
 }
 
-pub fn start_line(v: &Value) -> String {
+pub(crate) fn start_line(v: &Value) -> String {
     format!(
         "job,function=start_job event=\"{}\" 1700000000000000000",
         escape(&v.to_string())
     )
 }
 
-pub fn stop_json(job_id: i64, start_time: Option<i64>, stop_time: i64, state: &str) -> Value {
+pub(crate) fn stop_json(
+    job_id: i64,
+    start_time: Option<i64>,
+    stop_time: i64,
+    state: &str,
+) -> Value {
     let mut v = json!({"jobId": job_id, "cluster": "testcluster", "stopTime": stop_time, "jobState": state});
     if let Some(t) = start_time {
         v["startTime"] = json!(t);
@@ -30,7 +35,12 @@ pub fn stop_json(job_id: i64, start_time: Option<i64>, stop_time: i64, state: &s
     v
 }
 
-pub fn stop_line(job_id: i64, start_time: Option<i64>, stop_time: i64, state: &str) -> String {
+pub(crate) fn stop_line(
+    job_id: i64,
+    start_time: Option<i64>,
+    stop_time: i64,
+    state: &str,
+) -> String {
     format!(
         "job,function=stop_job event=\"{}\"",
         escape(&stop_json(job_id, start_time, stop_time, state).to_string())
@@ -38,7 +48,7 @@ pub fn stop_line(job_id: i64, start_time: Option<i64>, stop_time: i64, state: &s
 }
 
 /// Publish through JetStream and wait until the stream has stored every message.
-pub async fn publish_all(
+pub(crate) async fn publish_all(
     js: &async_nats::jetstream::Context,
     subject: &str,
     payloads: Vec<Vec<u8>>,
@@ -57,7 +67,7 @@ pub async fn publish_all(
     }
 }
 
-pub async fn publish(js: &async_nats::jetstream::Context, subject: &str, lines: &[String]) {
+pub(crate) async fn publish(js: &async_nats::jetstream::Context, subject: &str, lines: &[String]) {
     publish_all(
         js,
         subject,

@@ -11,7 +11,7 @@ use tempfile::TempDir;
 
 /// How much bigger than in the test suite the chaos cases run: `JL_CHAOS_SCALE` (1 by
 /// default; `scripts/chaos` runs them ten times as large).
-pub fn scale() -> i64 {
+pub(crate) fn scale() -> i64 {
     std::env::var("JL_CHAOS_SCALE")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -20,7 +20,7 @@ pub fn scale() -> i64 {
 }
 
 /// `n` jobs from `first` on, each a start and a stop (cluster `testcluster`).
-pub fn job_pairs(first: i64, n: i64) -> Vec<Vec<u8>> {
+pub(crate) fn job_pairs(first: i64, n: i64) -> Vec<Vec<u8>> {
     let mut out = Vec::with_capacity(2 * n as usize);
     for id in first..first + n {
         out.push(start_line(&start_json(id, 1000)).into_bytes());
@@ -31,7 +31,7 @@ pub fn job_pairs(first: i64, n: i64) -> Vec<Vec<u8>> {
 
 /// What the ledger holds, read from the database itself.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Ledger {
+pub(crate) struct Ledger {
     pub jobs: i64,
     /// Distinct (cluster, jobId): below `jobs` if a job was created twice.
     pub distinct: i64,
@@ -40,7 +40,7 @@ pub struct Ledger {
     pub held: i64,
 }
 
-pub async fn ledger(db: &TestDb) -> Ledger {
+pub(crate) async fn ledger(db: &TestDb) -> Ledger {
     let store = db.store().await;
     let row: (i64, i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM job), \
@@ -62,7 +62,7 @@ pub async fn ledger(db: &TestDb) -> Ledger {
 }
 
 /// Every one of `jobs` published jobs is there once, stopped, and nothing was rejected.
-pub async fn assert_exact(db: &TestDb, jobs: i64) {
+pub(crate) async fn assert_exact(db: &TestDb, jobs: i64) {
     let want = Ledger {
         jobs,
         distinct: jobs,
@@ -74,7 +74,7 @@ pub async fn assert_exact(db: &TestDb, jobs: i64) {
 }
 
 /// Wait until `n` jobs are completed; returns how long that took.
-pub async fn wait_completed(app: &TestApp, n: i64, secs: u64) -> Duration {
+pub(crate) async fn wait_completed(app: &TestApp, n: i64, secs: u64) -> Duration {
     let t0 = Instant::now();
     let secs = secs * scale() as u64;
     eventually(secs, &format!("{n} completed jobs"), || async {
@@ -86,7 +86,7 @@ pub async fn wait_completed(app: &TestApp, n: i64, secs: u64) -> Duration {
 }
 
 /// A figure for the README, printed where `cargo test -- --nocapture` shows it.
-pub fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
+pub(crate) fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
     eprintln!("chaos figure | {case} | {what} | {value}");
 }
 
@@ -95,7 +95,7 @@ pub fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
 /// stream acknowledges it, however NATS comes and goes meanwhile. Every wait is bounded,
 /// and a round in which nothing was stored starts over on a new connection: a client
 /// that lived through a server restart may stay stuck (seen with async-nats 0.51).
-pub async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec<u8>]) {
+pub(crate) async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec<u8>]) {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut js = loop {
         if let Some(js) = connect(setup).await {
@@ -170,7 +170,7 @@ fn run(cmd: &mut Command) {
 }
 
 /// A Postgres cluster of the test's own, on a free port, that the test may stop.
-pub struct PrivatePostgres {
+pub(crate) struct PrivatePostgres {
     pub port: u16,
     dir: TempDir,
     bin: String,
@@ -178,7 +178,7 @@ pub struct PrivatePostgres {
 
 impl PrivatePostgres {
     /// `initdb` as the `postgres` user (Postgres refuses to run as root), trust auth.
-    pub fn start() -> PrivatePostgres {
+    pub(crate) fn start() -> PrivatePostgres {
         let version = std::fs::read_dir("/usr/lib/postgresql")
             .expect("Postgres is installed")
             .filter_map(|e| e.ok()?.file_name().into_string().ok())
@@ -216,20 +216,20 @@ impl PrivatePostgres {
     }
 
     /// `pg_ctl stop -m fast`: every session is terminated, then the server exits.
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         self.ctl("stop");
     }
 
-    pub fn restart(&self) {
+    pub(crate) fn restart(&self) {
         self.ctl("start");
     }
 
-    pub fn url(&self, db: &str) -> String {
+    pub(crate) fn url(&self, db: &str) -> String {
         format!("postgres://postgres@127.0.0.1:{}/{db}", self.port)
     }
 
     /// A new database on this cluster, as a `TestDb`.
-    pub async fn database(&self) -> TestDb {
+    pub(crate) async fn database(&self) -> TestDb {
         use sqlx::Connection;
         let mut admin = sqlx::PgConnection::connect(&self.url("postgres"))
             .await
@@ -241,7 +241,7 @@ impl PrivatePostgres {
     }
 
     /// `pg_terminate_backend` on every session of database `jl`; returns how many.
-    pub async fn terminate_sessions(&self) -> i64 {
+    pub(crate) async fn terminate_sessions(&self) -> i64 {
         use sqlx::Connection;
         let mut admin = sqlx::PgConnection::connect(&self.url("postgres"))
             .await
@@ -269,12 +269,12 @@ impl Drop for PrivatePostgres {
 }
 
 /// Three nats-servers with JetStream, routed into one cluster.
-pub struct NatsCluster {
+pub(crate) struct NatsCluster {
     pub nodes: Vec<PrivateNats>,
 }
 
 impl NatsCluster {
-    pub fn start() -> NatsCluster {
+    pub(crate) fn start() -> NatsCluster {
         let routes: Vec<u16> = (0..3).map(|_| free_port()).collect();
         let mut nodes = Vec::new();
         for (i, route) in routes.iter().enumerate() {
@@ -301,8 +301,12 @@ impl NatsCluster {
     }
 
     /// Every node's address, as `nats.url` takes them.
-    pub fn url(&self) -> String {
-        let urls: Vec<String> = self.nodes.iter().map(|n| n.url()).collect();
+    pub(crate) fn url(&self) -> String {
+        let urls: Vec<String> = self
+            .nodes
+            .iter()
+            .map(super::helpers::PrivateNats::url)
+            .collect();
         urls.join(",")
     }
 }

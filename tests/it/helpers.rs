@@ -9,11 +9,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tempfile::TempDir;
 
-pub const SHARED_NATS: &str = "nats://127.0.0.1:4222";
+pub(crate) const SHARED_NATS: &str = "nats://127.0.0.1:4222";
 const PG_ADMIN: &str = "postgres://postgres@127.0.0.1:5432/postgres";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Db {
+pub(crate) enum Db {
     Sqlite,
     Postgres,
 }
@@ -21,7 +21,7 @@ pub enum Db {
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
 /// A name unique to this test run: process id, counter, time.
-pub fn unique(prefix: &str) -> String {
+pub(crate) fn unique(prefix: &str) -> String {
     let n = COUNTER.fetch_add(1, Ordering::SeqCst);
     let t = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -30,7 +30,7 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{}_{n}_{t}", std::process::id())
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -42,7 +42,7 @@ fn sh(cmd: &str) {
     let _ = Command::new("sh").arg("-c").arg(cmd).status();
 }
 
-pub fn port_open(port: u16) -> bool {
+pub(crate) fn port_open(port: u16) -> bool {
     std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
@@ -62,7 +62,7 @@ fn ensure_service(port: u16, start: &str) {
     }
 }
 
-pub fn ensure_shared_nats() {
+pub(crate) fn ensure_shared_nats() {
     ensure_service(
         4222,
         "start-stop-daemon --start --oknodo --background --exec /usr/sbin/nats-server -- \
@@ -71,13 +71,13 @@ pub fn ensure_shared_nats() {
 }
 
 /// A fresh database: a temporary SQLite file or a new Postgres database.
-pub struct TestDb {
+pub(crate) struct TestDb {
     pub url: String,
     _dir: Option<TempDir>,
 }
 
 impl TestDb {
-    pub async fn new(db: Db) -> TestDb {
+    pub(crate) async fn new(db: Db) -> TestDb {
         match db {
             Db::Sqlite => {
                 let dir = tempfile::tempdir().unwrap();
@@ -107,20 +107,20 @@ impl TestDb {
     }
 
     /// A database someone else created (a private Postgres cluster's).
-    pub fn at(url: &str) -> TestDb {
+    pub(crate) fn at(url: &str) -> TestDb {
         TestDb {
             url: url.to_string(),
             _dir: None,
         }
     }
 
-    pub async fn store(&self) -> jobledger::store::Store {
+    pub(crate) async fn store(&self) -> jobledger::store::Store {
         jobledger::store::Store::connect(&self.url).await.unwrap()
     }
 }
 
 /// A private NATS server with JetStream on a free port, for tests that stop NATS.
-pub struct PrivateNats {
+pub(crate) struct PrivateNats {
     pub port: u16,
     /// Extra nats-server arguments, such as `--user`/`--pass`.
     pub args: Vec<String>,
@@ -129,7 +129,7 @@ pub struct PrivateNats {
 }
 
 impl PrivateNats {
-    pub fn new() -> PrivateNats {
+    pub(crate) fn new() -> PrivateNats {
         PrivateNats {
             port: free_port(),
             args: Vec::new(),
@@ -138,11 +138,11 @@ impl PrivateNats {
         }
     }
 
-    pub fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let child = Command::new("/usr/sbin/nats-server")
             .args([
                 "-a",
@@ -169,7 +169,7 @@ impl PrivateNats {
         }
     }
 
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -185,7 +185,7 @@ impl Drop for PrivateNats {
 
 /// Everything a jobledger process of a test is configured with.
 #[derive(Clone)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub database_url: String,
     pub nats_url: String,
     pub stream: String,
@@ -199,7 +199,7 @@ pub struct Setup {
 }
 
 impl Setup {
-    pub fn new(db: &TestDb, nats_url: &str) -> Setup {
+    pub(crate) fn new(db: &TestDb, nats_url: &str) -> Setup {
         let id = unique("t");
         Setup {
             database_url: db.url.clone(),
@@ -229,7 +229,7 @@ impl Setup {
         )
     }
 
-    pub async fn jetstream(&self) -> async_nats::jetstream::Context {
+    pub(crate) async fn jetstream(&self) -> async_nats::jetstream::Context {
         // `nats.url` may list several servers (a cluster).
         let urls: Vec<&str> = self.nats_url.split(',').map(str::trim).collect();
         let client = async_nats::connect(urls).await.unwrap();
@@ -238,7 +238,7 @@ impl Setup {
 }
 
 /// A running `jobledger serve` process.
-pub struct TestApp {
+pub(crate) struct TestApp {
     pub setup: Setup,
     pub base: String,
     port: u16,
@@ -250,14 +250,14 @@ pub struct TestApp {
 impl TestApp {
     /// Start jobledger and wait until it is healthy: its stream and consumer exist, so a
     /// test may publish at once (JetStream refuses subjects no stream captures yet).
-    pub async fn spawn(setup: Setup) -> TestApp {
+    pub(crate) async fn spawn(setup: Setup) -> TestApp {
         let app = Self::spawn_without_nats(setup).await;
         app.wait_healthy().await;
         app
     }
 
     /// Start jobledger and wait only for its HTTP API, for tests where NATS is down.
-    pub async fn spawn_without_nats(setup: Setup) -> TestApp {
+    pub(crate) async fn spawn_without_nats(setup: Setup) -> TestApp {
         let port = free_port();
         let mut app = TestApp {
             base: format!("http://127.0.0.1:{port}"),
@@ -272,19 +272,19 @@ impl TestApp {
     }
 
     /// The configuration file this process runs with (`emit` can use it too).
-    pub fn config_path(&self) -> PathBuf {
+    pub(crate) fn config_path(&self) -> PathBuf {
         self.dir.path().join("jobledger.toml")
     }
 
-    pub fn log_path(&self) -> PathBuf {
+    pub(crate) fn log_path(&self) -> PathBuf {
         self.dir.path().join("jobledger.log")
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(self.log_path()).unwrap_or_default()
     }
 
-    pub async fn start(&mut self) {
+    pub(crate) async fn start(&mut self) {
         let config = self.config_path();
         std::fs::write(&config, self.setup.toml(self.port)).unwrap();
         let log = std::fs::OpenOptions::new()
@@ -327,7 +327,7 @@ impl TestApp {
         }
     }
 
-    pub async fn wait_healthy(&self) {
+    pub(crate) async fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while self.get("/healthz").await.0 != 200 {
             assert!(
@@ -340,13 +340,13 @@ impl TestApp {
     }
 
     /// Start again after `kill` or `terminate`, and wait until healthy.
-    pub async fn restart(&mut self) {
+    pub(crate) async fn restart(&mut self) {
         self.start().await;
         self.wait_healthy().await;
     }
 
     /// SIGKILL: no chance to commit, acknowledge or clean up.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -354,7 +354,7 @@ impl TestApp {
     }
 
     /// SIGTERM and wait (at most a minute) for a clean exit.
-    pub fn terminate(&mut self) {
+    pub(crate) fn terminate(&mut self) {
         if let Some(mut c) = self.child.take() {
             sh(&format!("kill -TERM {}", c.id()));
             let deadline = Instant::now() + Duration::from_secs(60);
@@ -376,7 +376,7 @@ impl TestApp {
         }
     }
 
-    pub async fn get(&self, path: &str) -> (u16, Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, Value) {
         let r = self
             .http
             .get(format!("{}{path}", self.base))
@@ -387,7 +387,7 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn post(&self, path: &str, body: &str) -> (u16, Value) {
+    pub(crate) async fn post(&self, path: &str, body: &str) -> (u16, Value) {
         let r = self
             .http
             .post(format!("{}{path}", self.base))
@@ -400,7 +400,7 @@ impl TestApp {
     }
 
     /// Any request, with an optional token; the body is parsed as JSON when it is JSON.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -419,13 +419,13 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
-    pub async fn get_as(&self, path: &str, token: &str) -> (u16, Value) {
+    pub(crate) async fn get_as(&self, path: &str, token: &str) -> (u16, Value) {
         self.send(reqwest::Method::GET, path, None, Some(token))
             .await
     }
 
     /// Jobs matching `query` (a `GET /api/jobs/` query string), all pages.
-    pub async fn jobs(&self, query: &str) -> Vec<Value> {
+    pub(crate) async fn jobs(&self, query: &str) -> Vec<Value> {
         let (status, body) = self
             .get(&format!(
                 "/api/jobs/?items-per-page=100000&with-metadata=true&{query}"
@@ -435,12 +435,12 @@ impl TestApp {
         body["jobs"].as_array().unwrap().clone()
     }
 
-    pub async fn rejected(&self) -> Vec<Value> {
+    pub(crate) async fn rejected(&self) -> Vec<Value> {
         let (_, body) = self.get("/api/rejected/?items-per-page=100000").await;
         body["events"].as_array().cloned().unwrap_or_default()
     }
 
-    pub async fn metric(&self, name_and_labels: &str) -> f64 {
+    pub(crate) async fn metric(&self, name_and_labels: &str) -> f64 {
         let text = self
             .http
             .get(format!("{}/metrics", self.base))
@@ -463,7 +463,7 @@ impl Drop for TestApp {
 }
 
 /// Poll `check` until it returns true or `secs` pass.
-pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = bool>,

@@ -93,7 +93,7 @@ async fn a_batch_postgres_refuses_is_split_and_only_the_offending_event_is_rejec
     assert!(matches!(applied.outcomes[0], Outcome::Created(_)));
     match &applied.outcomes[1] {
         Outcome::Rejected(RejectKind::Invalid, why) => {
-            assert!(why.contains("the database refused the event"), "{why}")
+            assert!(why.contains("the database refused the event"), "{why}");
         }
         other => panic!("{other:?}"),
     }
