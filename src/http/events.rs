@@ -32,7 +32,7 @@ struct Watch {
 /// Live job changes as `event: started|stopped|archived|rejected`, `data:` the job (or
 /// rejected event) as JSON; `event: lagged` if the client fell behind.
 #[utoipa::path(get, path = "/api/events", tag = "jobs",
-    params(super::openapi::FilterParams,
+    params(super::filters::FilterParams,
         ("kind" = Option<Vec<String>>, Query, description = "started, stopped, archived, rejected (repeatable; default all)"),
         ("with-metadata" = Option<bool>, Query, description = "Include metaData in jobs")),
     responses(

@@ -1,62 +1,159 @@
-//! The job filters shared by `/api/jobs/`, `/api/stats/` and `/api/events`, read from a
-//! query string into a [`JobFilter`]. A bad value is a 400 that names the parameter.
+//! The job filters shared by `/api/jobs/`, `/api/stats/` and `/api/events`.
+//!
+//! [`FilterParams`] is their one definition: serde reads it from the query string (each
+//! value parsed into its domain type), utoipa describes it in the OpenAPI document, and
+//! its parameter names are the allow-list. A bad value is a 400 that names the parameter.
 
 use super::auth::Caller;
 use super::params::Params;
 use super::ApiError;
 use crate::domain::job::JobState;
-use crate::domain::query::{JobFilter, Range, Text};
+use crate::domain::query::{JobFilter, Range, TagRef, Text};
+use serde::de::{Deserializer, Error as _};
+use serde::Deserialize;
+use std::fmt::Display;
+use std::str::FromStr;
+use utoipa::openapi::path::ParameterIn;
+use utoipa::IntoParams;
 
-/// Every filter parameter; routes add their own (paging, grouping) to this list.
-pub(super) const FILTER_PARAMS: &[&str] = &[
-    "state",
-    "cluster",
-    "partition",
-    "subcluster",
-    "user",
-    "project",
-    "jobName",
-    "arrayJobId",
-    "node",
-    "tag",
-    "start-time",
-    "stop-time",
-    "duration",
-    "numNodes",
-    "time",
-];
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(default)]
+pub(crate) struct FilterParams {
+    /// Job state; repeat for several.
+    #[param(value_type = Option<Vec<JobState>>)]
+    #[serde(deserialize_with = "states")]
+    state: Vec<JobState>,
+    #[serde(deserialize_with = "parsed")]
+    cluster: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    partition: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    subcluster: Option<String>,
+    /// Exact, or a glob with `*` and `?` (case-sensitive).
+    #[param(value_type = Option<String>)]
+    #[serde(deserialize_with = "text")]
+    user: Option<Text>,
+    /// Exact, or a glob with `*` and `?` (case-sensitive).
+    #[param(value_type = Option<String>)]
+    #[serde(deserialize_with = "text")]
+    project: Option<Text>,
+    /// Substring, or a glob with `*` and `?`; case-insensitive.
+    #[param(value_type = Option<String>)]
+    #[serde(rename = "jobName", deserialize_with = "text")]
+    job_name: Option<Text>,
+    #[serde(rename = "arrayJobId", deserialize_with = "parsed")]
+    array_job_id: Option<i64>,
+    /// Jobs whose resources include this host name.
+    #[serde(deserialize_with = "parsed")]
+    node: Option<String>,
+    /// `<type>:<name>`.
+    #[param(value_type = Option<String>)]
+    #[serde(deserialize_with = "parsed")]
+    tag: Option<TagRef>,
+    /// `<from>-<to>` in unix seconds, inclusive; either end may be left out.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
+    #[serde(rename = "start-time", deserialize_with = "parsed")]
+    start_time: Option<Range>,
+    /// `<from>-<to>` in unix seconds.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
+    #[serde(rename = "stop-time", deserialize_with = "parsed")]
+    stop_time: Option<Range>,
+    /// `<min>-<max>` seconds.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
+    #[serde(deserialize_with = "parsed")]
+    duration: Option<Range>,
+    /// `<min>-<max>`.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
+    #[serde(rename = "numNodes", deserialize_with = "parsed")]
+    num_nodes: Option<Range>,
+    /// `<from>-<to>` in unix seconds: jobs running at some moment of the window. In
+    /// `/api/stats/` each job counts only with its part inside the window.
+    #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
+    #[serde(deserialize_with = "parsed")]
+    time: Option<Range>,
+}
 
-/// `FILTER_PARAMS` plus `extra`.
-pub(super) fn allowed(extra: &[&'static str]) -> Vec<&'static str> {
-    FILTER_PARAMS.iter().chain(extra).copied().collect()
+/// The only filter parameter that may be repeated.
+const REPEATABLE: &[&str] = &["state"];
+
+/// The filter parameters' names plus a route's own `extra` ones: what a query may hold.
+pub(crate) fn allowed(extra: &[&str]) -> Vec<String> {
+    FilterParams::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .map(|p| p.name)
+        .chain(extra.iter().map(ToString::to_string))
+        .collect()
 }
 
 /// The filter a query string asks for, narrowed to what the caller may read.
-pub(super) fn job_filter(p: &Params, caller: &Caller) -> Result<JobFilter, ApiError> {
-    let states = p
-        .all("state")
-        .map(str::parse::<JobState>)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ApiError::bad_request(format!("state: {e}")))?;
-    let text = |key: &str| -> Result<Option<Text>, ApiError> { Ok(p.text(key)?.map(Text::parse)) };
-    let string =
-        |key: &str| -> Result<Option<String>, ApiError> { Ok(p.text(key)?.map(String::from)) };
+pub(crate) fn job_filter(p: &Params, caller: &Caller) -> Result<JobFilter, ApiError> {
+    let f: FilterParams = p.deserialize(REPEATABLE)?;
     Ok(JobFilter {
-        states,
-        cluster: string("cluster")?,
-        partition: string("partition")?,
-        subcluster: string("subcluster")?,
-        user: text("user")?,
-        project: text("project")?,
-        job_name: text("jobName")?,
-        array_job_id: p.parsed("arrayJobId")?,
-        node: string("node")?,
-        tag: p.parsed("tag")?,
-        start_time: p.parsed::<Range>("start-time")?,
-        stop_time: p.parsed::<Range>("stop-time")?,
-        duration: p.parsed::<Range>("duration")?,
-        num_nodes: p.parsed::<Range>("numNodes")?,
-        time: p.parsed::<Range>("time")?,
+        states: f.state,
+        cluster: f.cluster,
+        partition: f.partition,
+        subcluster: f.subcluster,
+        user: f.user,
+        project: f.project,
+        job_name: f.job_name,
+        array_job_id: f.array_job_id,
+        node: f.node,
+        tag: f.tag,
+        start_time: f.start_time,
+        stop_time: f.stop_time,
+        duration: f.duration,
+        num_nodes: f.num_nodes,
+        time: f.time,
         scope: caller.0.scope(),
     })
+}
+
+/// A value that must not be empty (an empty one is a mistake, not "no filter") nor hold
+/// NUL (Postgres cannot, and both databases must answer alike).
+fn checked<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    let v = String::deserialize(d)?;
+    if v.is_empty() {
+        return Err(D::Error::custom("must not be empty"));
+    }
+    if v.contains('\0') {
+        return Err(D::Error::custom("must not contain NUL"));
+    }
+    Ok(v)
+}
+
+fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    checked(d)?.parse().map(Some).map_err(D::Error::custom)
+}
+
+fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
+    Ok(Some(Text::parse(&checked(d)?)))
+}
+
+/// Repeated values arrive joined by `,` (see [`Params::deserialize`]).
+fn states<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobState>, D::Error> {
+    let joined = String::deserialize(d)?;
+    joined
+        .split(',')
+        .map(|s| s.parse().map_err(D::Error::custom))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allow_list_is_the_documented_names() {
+        let names = allowed(&["page"]);
+        for n in ["state", "jobName", "start-time", "numNodes", "time", "page"] {
+            assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
+        }
+        assert_eq!(names.len(), 16);
+    }
 }

@@ -29,7 +29,7 @@ pub(super) const MAX_PER_PAGE: i64 = 100_000;
 
 /// Jobs matching every filter given (AND), one page at a time.
 #[utoipa::path(get, path = "/api/jobs/", tag = "jobs",
-    params(super::openapi::FilterParams, super::openapi::PageParams),
+    params(super::filters::FilterParams, super::openapi::PageParams),
     responses(
         (status = 200, description = "One page of jobs", body = JobList),
         (status = 400, description = "A bad or unknown parameter", body = ErrorBody),

@@ -150,52 +150,6 @@ pub(super) struct MetaValue {
     pub value: String,
 }
 
-/// The filters of `/api/jobs/`, `/api/stats/` and `/api/events` (documentation only; the
-/// handlers read the query string with `filters::job_filter`, which refuses unknown keys).
-#[derive(IntoParams)]
-#[into_params(parameter_in = Query)]
-#[allow(dead_code)]
-pub(super) struct FilterParams {
-    /// Job state; repeat for several.
-    #[param(value_type = Option<Vec<crate::domain::job::JobState>>)]
-    state: Option<Vec<String>>,
-    cluster: Option<String>,
-    partition: Option<String>,
-    subcluster: Option<String>,
-    /// Exact, or a glob with `*` and `?` (case-sensitive).
-    user: Option<String>,
-    /// Exact, or a glob with `*` and `?` (case-sensitive).
-    project: Option<String>,
-    /// Substring, or a glob with `*` and `?`; case-insensitive.
-    #[param(rename = "jobName")]
-    job_name: Option<String>,
-    #[param(rename = "arrayJobId")]
-    array_job_id: Option<i64>,
-    /// Jobs whose resources include this host name.
-    node: Option<String>,
-    /// `<type>:<name>`.
-    tag: Option<String>,
-    /// `<from>-<to>` in unix seconds, inclusive; either end may be left out.
-    #[param(rename = "start-time")]
-    #[param(pattern = r"^[0-9]*-[0-9]*$")]
-    start_time: Option<String>,
-    /// `<from>-<to>` in unix seconds.
-    #[param(rename = "stop-time")]
-    #[param(pattern = r"^[0-9]*-[0-9]*$")]
-    stop_time: Option<String>,
-    /// `<min>-<max>` seconds.
-    #[param(pattern = r"^[0-9]*-[0-9]*$")]
-    duration: Option<String>,
-    /// `<min>-<max>`.
-    #[param(rename = "numNodes")]
-    #[param(pattern = r"^[0-9]*-[0-9]*$")]
-    num_nodes: Option<String>,
-    /// `<from>-<to>` in unix seconds: jobs running at some moment of the window. In
-    /// `/api/stats/` each job counts only with its part inside the window.
-    #[param(pattern = r"^[0-9]*-[0-9]*$")]
-    time: Option<String>,
-}
-
 /// Paging and order of `/api/jobs/`.
 #[derive(IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -2,21 +2,55 @@
 //! values are a 400 that names the parameter, never silently ignored.
 
 use super::ApiError;
+use serde::de::value::MapDeserializer;
+use serde::de::DeserializeOwned;
 use std::str::FromStr;
 
 pub(super) struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub(super) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Params, ApiError> {
+    pub(super) fn parse(
+        raw: Option<&str>,
+        allowed: &[impl AsRef<str>],
+    ) -> Result<Params, ApiError> {
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|e| ApiError::bad_request(format!("malformed query string: {e}")))?;
-        if let Some((k, _)) = pairs.iter().find(|(k, _)| !allowed.contains(&k.as_str())) {
+        let known = |k: &str| allowed.iter().any(|a| a.as_ref() == k);
+        if let Some((k, _)) = pairs.iter().find(|(k, _)| !known(k)) {
+            let names: Vec<&str> = allowed.iter().map(AsRef::as_ref).collect();
             return Err(ApiError::bad_request(format!(
                 "unknown parameter {k:?} (known: {})",
-                allowed.join(", ")
+                names.join(", ")
             )));
         }
         Ok(Params(pairs))
+    }
+
+    /// The parameters as a typed struct (unknown ones are left to the route). A key given
+    /// twice is a 400 unless it is `repeatable`; then its values reach the field joined
+    /// by `,`. A bad value is a 400 that names the parameter.
+    pub(super) fn deserialize<T: DeserializeOwned>(
+        &self,
+        repeatable: &[&str],
+    ) -> Result<T, ApiError> {
+        let mut merged: Vec<(String, String)> = Vec::with_capacity(self.0.len());
+        for (k, v) in &self.0 {
+            match merged.iter_mut().find(|(m, _)| m == k) {
+                Some((_, joined)) if repeatable.contains(&k.as_str()) => {
+                    joined.push(',');
+                    joined.push_str(v);
+                }
+                Some(_) => {
+                    return Err(ApiError::bad_request(format!(
+                        "parameter {k:?} given twice"
+                    )))
+                }
+                None => merged.push((k.clone(), v.clone())),
+            }
+        }
+        let pairs = MapDeserializer::<_, serde::de::value::Error>::new(merged.into_iter());
+        serde_path_to_error::deserialize(pairs)
+            .map_err(|e| ApiError::bad_request(format!("{}: {}", e.path(), e.inner())))
     }
 
     pub(super) fn all<'a>(&'a self, key: &'a str) -> impl Iterator<Item = &'a str> {

@@ -15,7 +15,7 @@ use axum::Json;
 /// group. With `time=<from>-<to>`, jobs running in the window count with the part inside
 /// it; running jobs count up to now.
 #[utoipa::path(get, path = "/api/stats/", tag = "jobs",
-    params(super::openapi::FilterParams,
+    params(super::filters::FilterParams,
         ("group-by" = String, Query, description = "user, project, cluster, partition, subcluster or state")),
     responses(
         (status = 200, description = "Usage per group, largest node-hours first", body = Stats),
