@@ -15,6 +15,7 @@ use crate::config::{IngestConfig, NatsConfig};
 use crate::domain::cluster::Clusters;
 use crate::feed::Feed;
 use crate::metrics::Metrics;
+use crate::retry::Backoff;
 use crate::store::Store;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -49,19 +50,15 @@ pub(crate) struct Ingest {
 impl Ingest {
     /// Consume until `shutdown` is cancelled; NATS or database trouble is logged and retried.
     pub(crate) async fn run(self, shutdown: CancellationToken) {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
         while !shutdown.is_cancelled() {
-            match self.consume(&shutdown).await {
-                Ok(()) => break,
-                Err(e) => {
-                    self.health.consuming.store(false, Ordering::Relaxed);
-                    tracing::warn!(error = format!("{e:#}"), retry_in = ?backoff, "ingest interrupted");
-                    tokio::select! {
-                        _ = shutdown.cancelled() => break,
-                        _ = tokio::time::sleep(backoff) => {}
-                    }
-                    backoff = (backoff * 2).min(Duration::from_secs(15));
-                }
+            let Err(e) = self.consume(&shutdown).await else {
+                break;
+            };
+            self.health.consuming.store(false, Ordering::Relaxed);
+            tracing::warn!(error = format!("{e:#}"), retry_in = ?backoff.next_wait(), "ingest interrupted");
+            if !backoff.wait(&shutdown).await {
+                break;
             }
         }
         self.health.consuming.store(false, Ordering::Relaxed);

@@ -6,7 +6,7 @@
 //! a second running instance, and updates/deletes check they still hit the row they read.
 //! A failed check rolls the whole batch back and it is applied again on fresh data.
 
-use super::fault::ApplyError;
+use super::fault::{retry_contention, ApplyError};
 use super::values::{bind_all, placeholders, style, Val};
 use super::write::write;
 use super::{nodes, Store};
@@ -16,7 +16,6 @@ use crate::domain::rules::{HeldStop, Instance, InstanceKey, Ledger, Origin, Outc
 use crate::domain::{Event, RejectKind};
 use sqlx::{AnyConnection, Row};
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// One line of input: a valid event or one that was already found invalid.
 #[derive(Debug, Clone)]
@@ -34,8 +33,6 @@ pub struct Applied {
     pub changes: Vec<Change>,
 }
 
-const CONTENTION_RETRIES: u32 = 8;
-
 impl Store {
     /// Apply `inputs` in order in one transaction. `hold_early_stops`: NATS holds a stop
     /// whose start is missing, HTTP rejects it as "no such job".
@@ -44,21 +41,7 @@ impl Store {
         inputs: &[Input],
         hold_early_stops: bool,
     ) -> Result<Applied, ApplyError> {
-        let mut attempt = 0;
-        loop {
-            match self.apply_once(inputs, hold_early_stops).await {
-                Err(e) if e.is_contention() && attempt < CONTENTION_RETRIES => {
-                    attempt += 1;
-                    tracing::debug!(
-                        attempt,
-                        error = format!("{e:#}"),
-                        "batch met a concurrent writer; applying again"
-                    );
-                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt))).await;
-                }
-                other => return other,
-            }
-        }
+        retry_contention(|| self.apply_once(inputs, hold_early_stops)).await
     }
 
     async fn apply_once(&self, inputs: &[Input], hold: bool) -> Result<Applied, ApplyError> {
@@ -104,37 +87,34 @@ impl Store {
 
     /// Retry held stops (a start may have reached another process) and turn those older
     /// than `expire_before` into "no such job" rejections. Returns how many were resolved.
-    pub async fn sweep_held(
+    pub(crate) async fn sweep_held(
         &self,
         expire_before: i64,
         limit: i64,
     ) -> Result<(usize, Vec<Change>), ApplyError> {
-        let mut attempt = 0;
-        loop {
-            let result = async {
-                let mut tx = self.pool.begin().await?;
-                let rows = sqlx::query(&format!("{HELD_SELECT} ORDER BY id LIMIT $1"))
-                    .bind(limit)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let held: Vec<HeldStop> =
-                    rows.iter().map(held_from_row).collect::<Result<_, _>>()?;
-                let ids: Vec<i64> = held.iter().map(|h| h.stop.job_id).collect();
-                let existing = load_instances(&mut tx, &ids).await?;
-                let mut ledger = Ledger::new(existing, held, true);
-                ledger.retry_held(expire_before);
-                let changes = ledger.into_changes();
-                let resolved = changes.deleted_held.len();
-                let written = write(&mut tx, changes).await?;
-                tx.commit().await?;
-                Ok::<_, ApplyError>((resolved, written.changes))
-            }
-            .await;
-            match result {
-                Err(e) if e.is_contention() && attempt < CONTENTION_RETRIES => attempt += 1,
-                other => return other,
-            }
-        }
+        retry_contention(|| self.sweep_held_once(expire_before, limit)).await
+    }
+
+    async fn sweep_held_once(
+        &self,
+        expire_before: i64,
+        limit: i64,
+    ) -> Result<(usize, Vec<Change>), ApplyError> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(&format!("{HELD_SELECT} ORDER BY id LIMIT $1"))
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let held: Vec<HeldStop> = rows.iter().map(held_from_row).collect::<Result<_, _>>()?;
+        let ids: Vec<i64> = held.iter().map(|h| h.stop.job_id).collect();
+        let existing = load_instances(&mut tx, &ids).await?;
+        let mut ledger = Ledger::new(existing, held, true);
+        ledger.retry_held(expire_before);
+        let changes = ledger.into_changes();
+        let resolved = changes.deleted_held.len();
+        let written = write(&mut tx, changes).await?;
+        tx.commit().await?;
+        Ok((resolved, written.changes))
     }
 }
 

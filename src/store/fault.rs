@@ -35,6 +35,34 @@ impl ApplyError {
     }
 }
 
+/// How often work that met a concurrent writer is run again before the conflict is taken
+/// to be the data's (or, for a SQLite lock, an outage).
+const CONTENTION_RETRIES: u32 = 8;
+
+/// The store's one contention policy: run `attempt` again while it meets a concurrent
+/// writer or SQLite's taken writer slot, waiting 5 ms longer each time.
+pub(super) async fn retry_contention<T, F, Fut>(mut attempt: F) -> Result<T, ApplyError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, ApplyError>>,
+{
+    let mut n = 0;
+    loop {
+        match attempt().await {
+            Err(e) if e.is_contention() && n < CONTENTION_RETRIES => {
+                n += 1;
+                tracing::debug!(
+                    attempt = n,
+                    error = format!("{e:#}"),
+                    "met a concurrent writer; trying again"
+                );
+                tokio::time::sleep(std::time::Duration::from_millis(5 * u64::from(n))).await;
+            }
+            other => return other,
+        }
+    }
+}
+
 /// The four things a failure can mean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
