@@ -13,6 +13,7 @@ use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use std::fmt::Display;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use utoipa::openapi::path::ParameterIn;
 use utoipa::IntoParams;
 
@@ -77,11 +78,19 @@ pub(crate) struct FilterParams {
 /// The only filter parameter that may be repeated.
 const REPEATABLE: &[&str] = &["state"];
 
-/// The filter parameters' names plus a route's own `extra` ones: what a query may hold.
-pub(crate) fn allowed(extra: &[&str]) -> Vec<String> {
+/// The filter parameters' names, read once from their OpenAPI description.
+static FILTER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
     FilterParams::into_params(|| Some(ParameterIn::Query))
         .into_iter()
         .map(|p| p.name)
+        .collect()
+});
+
+/// The filter parameters' names plus a route's own `extra` ones: what a query may hold.
+pub(crate) fn allowed(extra: &[&str]) -> Vec<String> {
+    FILTER_NAMES
+        .iter()
+        .cloned()
         .chain(extra.iter().map(ToString::to_string))
         .collect()
 }
