@@ -66,20 +66,7 @@ async fn postgres_sessions_terminated_and_server_restarted_under_load_lose_nothi
     let tdb = pg.database().await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
     let jobs = scale() * 6000;
-    let setup = app.setup.clone();
-    let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&setup, &format!("pg{i}"), slice).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    eventually(60, "events flowing", || async {
-        app.get("/api/jobs/?items-per-page=1").await.1["total"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 300
-    })
-    .await;
+    let publisher = burst(&app, jobs, (500, Duration::from_millis(100)), 300).await;
     let mut terminated = 0;
     for _ in 0..5 {
         terminated += pg.terminate_sessions().await;
@@ -126,20 +113,7 @@ async fn a_sqlite_file_locked_by_another_program_under_load_loses_nothing() {
     let tdb = TestDb::new(Db::Sqlite).await;
     let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
     let jobs = scale() * 4000;
-    let setup = app.setup.clone();
-    let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&setup, &format!("lk{i}"), slice).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    eventually(60, "events flowing", || async {
-        app.get("/api/jobs/?items-per-page=1").await.1["total"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 300
-    })
-    .await;
+    let publisher = burst(&app, jobs, (500, Duration::from_millis(100)), 300).await;
     let mut other = sqlx::SqliteConnection::connect(&tdb.url).await.unwrap();
     // Each lock outlasts two ack_waits (3 s in tests): the batch waiting for it keeps its
     // messages with in-progress acknowledgements instead of having them redelivered.

@@ -18,20 +18,7 @@ async fn nats_restarted_while_events_flow_loses_and_doubles_nothing(db: Db) {
     nats.start();
     let app = TestApp::spawn(Setup::new(&tdb, &nats.url())).await;
     let jobs = scale() * 4000;
-    let setup = app.setup.clone();
-    let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&setup, &format!("flow{i}"), slice).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    eventually(60, "events flowing", || async {
-        app.get("/api/jobs/?items-per-page=1").await.1["total"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 300
-    })
-    .await;
+    let publisher = burst(&app, jobs, (500, Duration::from_millis(100)), 300).await;
     for _ in 0..2 {
         nats.stop();
         let t0 = Instant::now();
@@ -73,20 +60,7 @@ async fn a_nats_cluster_node_killed_in_a_burst_loses_and_doubles_nothing(db: Db)
     let js = app.setup.jetstream().await;
     let stream = js.get_stream(&app.setup.stream).await.unwrap();
     assert_eq!(stream.cached_info().config.num_replicas, 3);
-    let setup = app.setup.clone();
-    let publisher = tokio::spawn(async move {
-        for (i, slice) in job_pairs(1, jobs).chunks(500).enumerate() {
-            publish_until_acked(&setup, &format!("cl{i}"), slice).await;
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    });
-    eventually(60, "events flowing", || async {
-        app.get("/api/jobs/?items-per-page=1").await.1["total"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 300
-    })
-    .await;
+    let publisher = burst(&app, jobs, (500, Duration::from_millis(100)), 300).await;
     // Kill the node the stream's leader is on? Any node will do: every one holds a copy.
     cluster.nodes[0].stop();
     let killed_at = Instant::now();

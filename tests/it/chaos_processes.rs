@@ -22,22 +22,7 @@ async fn three_processes_sharing_a_consumer_two_sigkilled_in_a_burst_lose_and_do
     let mut b = TestApp::spawn(setup.clone()).await;
     let c = TestApp::spawn(setup).await;
     let jobs = scale() * 6000;
-    let setup = c.setup.clone();
-    let publisher = tokio::spawn(async move {
-        let t0 = Instant::now();
-        for (i, slice) in job_pairs(1, jobs).chunks(1000).enumerate() {
-            publish_until_acked(&setup, &format!("burst{i}"), slice).await;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        t0.elapsed()
-    });
-    eventually(60, "a first part of the burst committed", || async {
-        c.get("/api/jobs/?items-per-page=1").await.1["total"]
-            .as_i64()
-            .unwrap_or(0)
-            >= 600
-    })
-    .await;
+    let publisher = burst(&c, jobs, (1000, Duration::from_millis(50)), 600).await;
     a.kill();
     tokio::time::sleep(Duration::from_millis(300)).await;
     b.kill();

@@ -153,6 +153,30 @@ pub(crate) async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads
     }
 }
 
+/// Publish `jobs` jobs (a start and a stop each) in the background, in slices of
+/// `slice` messages `pause` apart, and return once `flowing` jobs are in the ledger: the
+/// burst is then still arriving when the test strikes.
+pub(crate) async fn burst(
+    app: &TestApp,
+    jobs: i64,
+    (slice, pause): (usize, Duration),
+    flowing: i64,
+) -> tokio::task::JoinHandle<()> {
+    let setup = app.setup.clone();
+    let publisher = tokio::spawn(async move {
+        for (i, part) in job_pairs(1, jobs).chunks(slice).enumerate() {
+            publish_until_acked(&setup, &format!("burst{i}"), part).await;
+            tokio::time::sleep(pause).await;
+        }
+    });
+    eventually(60, "a first part of the burst committed", || async {
+        let (_, body) = app.get("/api/jobs/?items-per-page=1").await;
+        body["total"].as_i64().unwrap_or(0) >= flowing
+    })
+    .await;
+    publisher
+}
+
 /// A new JetStream context on the test's NATS, if it answers within 5 s.
 async fn connect(setup: &Setup) -> Option<async_nats::jetstream::Context> {
     let urls: Vec<&str> = setup.nats_url.split(',').map(str::trim).collect();
