@@ -8,18 +8,10 @@
 //! guarantee starts at an acknowledged JetStream publish (what `jobledger emit` does).
 //! BENCH_CORE_SECONDS (2) sets how long each rate is held.
 
-use async_nats::jetstream::{self, stream};
-use std::net::TcpListener;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod support;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use async_nats::jetstream::{self, stream};
+use std::time::{Duration, Instant};
 
 fn line(id: u64) -> String {
     let json = format!(
@@ -104,15 +96,8 @@ async fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(2);
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut server = Command::new("/usr/sbin/nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server is installed");
-    let url = format!("127.0.0.1:{port}");
+    let server = support::Nats::start(dir.path());
+    let url = format!("127.0.0.1:{}", server.port);
     let client = loop {
         if let Ok(c) = async_nats::connect(&url).await {
             break c;
@@ -150,6 +135,5 @@ async fn main() {
             "{publishers:>10} {target:>10} {achieved:>12.0} {sent:>10} {stored:>10} {lost:>8.2}"
         );
     }
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
 }

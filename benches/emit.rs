@@ -8,17 +8,11 @@
 //! - NATS unresponsive (a socket that accepts and never answers): the deadline (2 s)
 //!   ends the attempt and the event is spooled.
 
+mod support;
+
 use std::net::TcpListener;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn run(
     config: &std::path::Path,
@@ -63,17 +57,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut nats = Command::new("/usr/sbin/nats-server")
-        .args(["-a", "127.0.0.1", "-p", &port.to_string(), "-js", "-sd"])
-        .arg(dir.path().join("nats"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nats-server is installed");
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut nats = support::Nats::start(&dir.path().join("nats"));
+    let port = nats.port;
     let js = async_nats::jetstream::new(
         async_nats::connect(format!("127.0.0.1:{port}"))
             .await
@@ -119,7 +104,7 @@ async fn main() {
 
     let payload = dir.path().join("job.json");
     let mut down = Vec::new();
-    let down_port = free_port();
+    let down_port = support::free_port();
     for _ in 0..50 {
         down.push(run(&config(dir.path(), "down", down_port), &payload, &spool).0);
     }
@@ -137,8 +122,7 @@ async fn main() {
         mute_runs.push(run(&config(dir.path(), "mute", mute_port), &payload, &spool).0);
     }
     let spooled = std::fs::read_dir(&spool).unwrap().count();
-    let _ = nats.kill();
-    let _ = nats.wait();
+    nats.stop();
     let _ = held.join();
 
     let (p50, p99, max) = stats(up);

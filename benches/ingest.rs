@@ -16,6 +16,8 @@
 //! Knobs (environment): BENCH_PAIRS (100000), BENCH_RUNS (3), BENCH_LATENCY_SECS (10),
 //! BENCH_PG_ADMIN (postgres://postgres@127.0.0.1:5432/postgres; "off" skips Postgres).
 
+mod support;
+
 use serde_json::json;
 use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
@@ -26,14 +28,6 @@ fn env_num(key: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 fn wait_port(port: u16) {
@@ -117,7 +111,7 @@ impl Server {
         dir: &std::path::Path,
         archive: bool,
     ) -> Server {
-        let port = free_port();
+        let port = support::free_port();
         let archive = if archive {
             format!(
                 "path = \"{}\"",
@@ -372,24 +366,8 @@ async fn main() {
     let runs = env_num("BENCH_RUNS", 3) as usize;
     let lat_secs = env_num("BENCH_LATENCY_SECS", 10);
     let dir = tempfile::tempdir().unwrap();
-    let nats_port = free_port();
-    let _nats = Proc(
-        Command::new("/usr/sbin/nats-server")
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &nats_port.to_string(),
-                "-js",
-                "-sd",
-            ])
-            .arg(dir.path().join("nats"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nats-server is installed"),
-    );
-    wait_port(nats_port);
+    let nats = support::Nats::start(&dir.path().join("nats"));
+    let nats_port = nats.port;
     let nats_url = format!("nats://127.0.0.1:{nats_port}");
     let mut targets = vec![Target {
         name: "sqlite",

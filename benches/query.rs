@@ -19,6 +19,8 @@
 //! BENCH_DBS (sqlite,postgres), BENCH_PG_ADMIN, BENCH_ANALYZE (VACUUM ANALYZE a reused
 //! Postgres database again; a fresh seed always gets it).
 
+mod support;
+
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::process::{Child, Command, Stdio};
@@ -30,11 +32,6 @@ fn env_or(key: &str, default: &str) -> String {
 
 fn env_num(key: &str, default: u64) -> u64 {
     env_or(key, &default.to_string()).parse().unwrap_or(default)
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
 }
 
 fn jobledger(url: &str) -> Command {
@@ -79,7 +76,7 @@ struct Server {
 
 impl Server {
     fn start(url: &str, dir: &std::path::Path) -> Server {
-        let port = free_port();
+        let port = support::free_port();
         let config = dir.join("bench-query.toml");
         // NATS is not needed to answer queries: point it at a closed port. No archiver.
         std::fs::write(
@@ -87,7 +84,7 @@ impl Server {
             format!(
                 "[nats]\nurl = \"nats://127.0.0.1:{}\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
                  [archive]\nenabled = false\n",
-                free_port()
+                support::free_port()
             ),
         )
         .unwrap();
