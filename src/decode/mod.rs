@@ -80,11 +80,15 @@ fn lines(text: &str) -> Vec<&str> {
     while i < bounds.len() {
         let (start, end) = bounds[i];
         let mut next = i + 1;
-        if has_open_quote(&text[start..end]) {
+        let mut quote = QuoteState::default();
+        quote.scan(&text[start..end]);
+        if quote.open {
+            // Scan only what each further line adds, not the whole joined text again.
             let last = (i + MAX_JOINED_LINES).min(bounds.len() - 1);
             for j in i + 1..=last {
-                let joined = &text[start..bounds[j].1];
-                if !has_open_quote(joined) {
+                quote.scan(&text[bounds[j - 1].1..bounds[j].1]);
+                if !quote.open {
+                    let joined = &text[start..bounds[j].1];
                     if matches!(parse_lines(joined).next(), Some(Ok(_))) {
                         next = j + 1;
                     }
@@ -98,19 +102,25 @@ fn lines(text: &str) -> Vec<&str> {
     out
 }
 
-/// Does `line` end inside a double-quoted string? (`\"` and `\\` are escapes.)
-fn has_open_quote(line: &str) -> bool {
-    let mut open = false;
-    let mut escaped = false;
-    for b in line.bytes() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' => escaped = true,
-            b'"' => open = !open,
-            _ => {}
+/// Whether text scanned so far ends inside a double-quoted string (`\"` and `\\` are
+/// escapes).
+#[derive(Default)]
+struct QuoteState {
+    open: bool,
+    escaped: bool,
+}
+
+impl QuoteState {
+    fn scan(&mut self, text: &str) {
+        for b in text.bytes() {
+            match b {
+                _ if self.escaped => self.escaped = false,
+                b'\\' => self.escaped = true,
+                b'"' => self.open = !self.open,
+                _ => {}
+            }
         }
     }
-    open
 }
 
 fn push_line(out: &mut Vec<Line>, raw: &[u8], clusters: &Clusters) {
