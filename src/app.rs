@@ -10,6 +10,7 @@ use crate::http::{router, AppState};
 use crate::ingest::{held, Ingest, IngestHealth};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::tsdb::Tsdb;
 use anyhow::Context;
 use futures::FutureExt;
 use std::net::SocketAddr;
@@ -27,6 +28,7 @@ pub(crate) struct Application {
     archive: Backend,
     metrics: Arc<Metrics>,
     health: Arc<IngestHealth>,
+    tsdb: Arc<Tsdb>,
 }
 
 impl Application {
@@ -41,13 +43,20 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {} (http.listen)", config.http_listen))?;
         let nats = crate::nats_client::connect(&config.nats).await?;
+        let metrics = Arc::new(Metrics::new());
+        let tsdb = Arc::new(Tsdb::new(
+            config.metrics.clone(),
+            config.clusters.clone(),
+            metrics.clone(),
+        ));
         Ok(Application {
+            tsdb,
             config,
             listener,
             store,
             nats,
             archive,
-            metrics: Arc::new(Metrics::new()),
+            metrics,
             health: Arc::new(IngestHealth::default()),
         })
     }
@@ -119,9 +128,21 @@ impl Application {
             feed.clone(),
             shutdown.clone(),
         );
+        let metric_ingest = self.tsdb.clone().run(
+            self.store.clone(),
+            async_nats::jetstream::new(self.nats.clone()),
+            self.config.nats.stream_replicas,
+            shutdown.clone(),
+        );
+        let metric_retention = self
+            .tsdb
+            .clone()
+            .run_retention(self.store.clone(), shutdown.clone());
         let mut tasks = vec![
             supervise("ingest", ingest.run(shutdown.clone()), shutdown),
             supervise("held-stop sweeper", held, shutdown),
+            supervise("metric ingest", metric_ingest, shutdown),
+            supervise("metric retention", metric_retention, shutdown),
         ];
         if crate::archive::retention::enabled(&self.config.retention) {
             let retention = crate::archive::retention::run(
@@ -161,6 +182,7 @@ impl Application {
             archive: self.archive.clone(),
             auth: self.config.auth.as_ref().and_then(|a| a.verifier.clone()),
             feed,
+            tsdb: self.tsdb.clone(),
             shutdown: shutdown.clone(),
         }
     }

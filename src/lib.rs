@@ -42,4 +42,5 @@ mod secret;
 mod seed;
 pub mod store;
 pub mod telemetry;
+pub mod tsdb;
 pub mod wire;

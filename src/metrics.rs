@@ -23,8 +23,33 @@ pub struct RejectLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SkipLabels {
+    pub reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SeriesLabels {
+    pub cluster: String,
+    pub metric: String,
+}
+
 pub struct Metrics {
     registry: Registry,
+    /// Metric store: samples decoded from the metric stream (each once per process).
+    pub samples_received: Counter,
+    /// Samples in chunks this process committed.
+    pub samples_stored: Counter,
+    pub samples_skipped: Family<SkipLabels, Counter>,
+    /// Samples of metrics the configuration does not know, by metric.
+    pub samples_unknown: Family<SeriesLabels, Counter>,
+    pub chunk_bytes_written: Counter,
+    pub chunks_merged: Counter,
+    pub metric_series: Gauge,
+    pub metric_slots_in_memory: Gauge,
+    pub metric_stream_pending: Gauge,
+    /// Seconds since the newest sample, per metric, set at scrape time.
+    pub metric_age: Family<SeriesLabels, Gauge>,
     pub events: Family<EventLabels, Counter>,
     pub rejected: Family<RejectLabels, Counter>,
     pub received: Counter,
@@ -68,6 +93,16 @@ impl Metrics {
             archive_waiting: Gauge::default(),
             archive_failed: Gauge::default(),
             registry: Registry::default(),
+            samples_received: Counter::default(),
+            samples_stored: Counter::default(),
+            samples_skipped: Family::default(),
+            samples_unknown: Family::default(),
+            chunk_bytes_written: Counter::default(),
+            chunks_merged: Counter::default(),
+            metric_series: Gauge::default(),
+            metric_slots_in_memory: Gauge::default(),
+            metric_stream_pending: Gauge::default(),
+            metric_age: Family::default(),
         };
         let r = &mut registry;
         r.register(
@@ -141,7 +176,61 @@ impl Metrics {
             "Jobs whose archiving failed",
             m.archive_failed.clone(),
         );
+        m.register_metric_store(r);
         Metrics { registry, ..m }
+    }
+
+    fn register_metric_store(&self, r: &mut Registry) {
+        r.register(
+            "jobledger_samples_received",
+            "Metric samples decoded from the metric stream",
+            self.samples_received.clone(),
+        );
+        r.register(
+            "jobledger_samples_stored",
+            "Metric samples in chunks this process committed",
+            self.samples_stored.clone(),
+        );
+        r.register(
+            "jobledger_samples_skipped",
+            "Metric lines not stored, by reason",
+            self.samples_skipped.clone(),
+        );
+        r.register(
+            "jobledger_samples_unknown_metric",
+            "Samples of metrics the configuration does not know",
+            self.samples_unknown.clone(),
+        );
+        r.register(
+            "jobledger_metric_chunk_bytes_written",
+            "Compressed chunk bytes committed",
+            self.chunk_bytes_written.clone(),
+        );
+        r.register(
+            "jobledger_metric_chunks_merged",
+            "Chunks merged into stored ones (late samples, replays)",
+            self.chunks_merged.clone(),
+        );
+        r.register(
+            "jobledger_metric_series",
+            "Series known to this process",
+            self.metric_series.clone(),
+        );
+        r.register(
+            "jobledger_metric_slots_in_memory",
+            "Grid slots of open chunks held in memory",
+            self.metric_slots_in_memory.clone(),
+        );
+        r.register(
+            "jobledger_metric_stream_pending",
+            "Metric stream messages not yet read (lag)",
+            self.metric_stream_pending.clone(),
+        );
+        r.register(
+            "jobledger_metric_last_sample_age_seconds",
+            "Seconds since the newest sample of each metric",
+            self.metric_age.clone(),
+        );
     }
 
     /// Count one applied input: `kind` is the event kind, `outcome` what the rules did.

@@ -47,6 +47,8 @@ pub enum Action {
     Edit,
     /// Rejected events hold raw payloads of every user.
     ReadRejected,
+    /// Node metrics (`/api/nodes/…/metrics`, `/api/query`) show every user's jobs.
+    ReadNodeMetrics,
 }
 
 /// The caller of a request, once its token has been verified.
@@ -69,7 +71,7 @@ impl Principal {
 
     pub fn may(&self, action: Action) -> bool {
         match action {
-            Action::Ingest | Action::Edit | Action::ReadRejected => {
+            Action::Ingest | Action::Edit | Action::ReadRejected | Action::ReadNodeMetrics => {
                 matches!(self.role, Role::Admin | Role::Api)
             }
         }

@@ -7,12 +7,14 @@ mod archive;
 mod auth;
 mod clusters;
 mod env;
+mod metrics;
 mod nats;
 
 use crate::domain::cluster::Clusters;
 pub use archive::{ArchiveConfig, RetentionConfig, S3Config};
 use archive::{RawArchive, RawRetention};
 pub use auth::AuthConfig;
+pub use metrics::{write_subject, MetricsConfig, Subscription};
 pub use nats::NatsConfig;
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -31,6 +33,7 @@ pub struct Config {
     pub archive: ArchiveConfig,
     pub retention: RetentionConfig,
     pub clusters: Clusters,
+    pub metrics: MetricsConfig,
     /// `None`: no `[auth]` section and no `JWT_PUBLIC_KEY`; loopback only, no tokens.
     pub auth: Option<AuthConfig>,
 }
@@ -76,6 +79,7 @@ struct RawConfig {
     archive: RawArchive,
     retention: RawRetention,
     clusters: Vec<clusters::RawCluster>,
+    metrics: metrics::RawMetrics,
     auth: Option<auth::RawAuth>,
 }
 
@@ -203,7 +207,17 @@ impl Config {
         }
         let archive = archive::parse(raw.archive).map_err(|(k, m)| err(k, m))?;
         let retention = archive::parse_retention(raw.retention);
-        let clusters = clusters::parse(raw.clusters).map_err(|(k, m)| err(&k, m))?;
+        let base = Path::new(source_name).parent().unwrap_or(Path::new("."));
+        let clusters = clusters::parse(raw.clusters, base).map_err(|(k, m)| err(&k, m))?;
+        let metrics = metrics::parse(raw.metrics).map_err(|(k, m)| err(&k, m))?;
+        for (i, s) in metrics.subscriptions.iter().enumerate() {
+            if [&nats.job_subject, &nats.node_subject].contains(&&s.subject) {
+                return Err(err(
+                    &format!("metrics.subscriptions[{i}].subject"),
+                    format!("{:?} is already the job or node-state subject", s.subject),
+                ));
+            }
+        }
         let auth = match raw.auth {
             Some(a) => Some(auth::parse(a).map_err(|(k, m)| err(k, m))?),
             None => None,
@@ -218,6 +232,7 @@ impl Config {
             archive,
             retention,
             clusters,
+            metrics,
             auth,
         })
     }

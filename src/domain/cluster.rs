@@ -1,6 +1,8 @@
 //! Known clusters and subcluster assignment (contract 2.1 "Known clusters").
 
+use super::metric::{default_metrics, MetricSet, Topology};
 use crate::hostlist::HostList;
+use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, Clone)]
 pub struct SubCluster {
@@ -8,12 +10,28 @@ pub struct SubCluster {
     pub nodes: HostList,
     /// The node list as written, for the archive's `cluster.json`.
     pub nodes_spec: String,
+    /// From `cluster_json`; empty for inline subclusters.
+    pub topology: Topology,
+    /// Metrics this subcluster does not have (`"remove": true` in `cluster.json`).
+    pub removed: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
 pub struct Cluster {
     pub name: String,
     pub subclusters: Vec<SubCluster>,
+    /// The cluster's metrics: from `cluster_json`, else the built-in default.
+    pub metrics: Arc<MetricSet>,
+    /// The `cluster.json` given with `cluster_json`, written to the archive as it is.
+    pub cluster_json: Option<Arc<serde_json::Value>>,
+}
+
+static DEFAULT_METRICS: LazyLock<Arc<MetricSet>> =
+    LazyLock::new(|| Arc::new(MetricSet::new(default_metrics())));
+
+/// The built-in metrics of a cluster without a metric configuration.
+pub fn default_metric_set() -> Arc<MetricSet> {
+    DEFAULT_METRICS.clone()
 }
 
 /// The clusters this deployment accepts. Empty means "accept every cluster".
@@ -33,6 +51,24 @@ impl Clusters {
 
     pub fn all(&self) -> &[Cluster] {
         &self.clusters
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Cluster> {
+        self.clusters.iter().find(|c| c.name == name)
+    }
+
+    /// The metrics of `cluster`; the built-in default for a cluster not configured.
+    pub fn metrics(&self, cluster: &str) -> Arc<MetricSet> {
+        self.get(cluster)
+            .map_or_else(default_metric_set, |c| c.metrics.clone())
+    }
+
+    /// The subcluster whose node list holds `host`.
+    pub fn subcluster_of(&self, cluster: &str, host: &str) -> Option<&SubCluster> {
+        self.get(cluster)?
+            .subclusters
+            .iter()
+            .find(|s| s.nodes.contains(host))
     }
 
     /// The subcluster for a job: the given one if it exists, else the one whose node list
@@ -80,20 +116,18 @@ mod tests {
     use super::*;
 
     fn fritz() -> Clusters {
+        let sub = |name: &str, nodes: &str| SubCluster {
+            name: name.into(),
+            nodes: HostList::parse(nodes).unwrap(),
+            nodes_spec: nodes.into(),
+            topology: Topology::default(),
+            removed: Vec::new(),
+        };
         Clusters::new(vec![Cluster {
             name: "fritz".into(),
-            subclusters: vec![
-                SubCluster {
-                    name: "main".into(),
-                    nodes: HostList::parse("f[0001-0944]").unwrap(),
-                    nodes_spec: "f[0001-0944]".into(),
-                },
-                SubCluster {
-                    name: "spr".into(),
-                    nodes: HostList::parse("f[2001-2050]").unwrap(),
-                    nodes_spec: "f[2001-2050]".into(),
-                },
-            ],
+            subclusters: vec![sub("main", "f[0001-0944]"), sub("spr", "f[2001-2050]")],
+            metrics: default_metric_set(),
+            cluster_json: None,
         }])
     }
 

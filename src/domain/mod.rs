@@ -5,6 +5,7 @@
 pub mod change;
 pub mod cluster;
 pub mod job;
+pub mod metric;
 pub mod nodestate;
 pub mod query;
 pub mod rules;

@@ -56,6 +56,7 @@ impl Caller {
             Action::Ingest => "submit events",
             Action::Edit => "edit jobs",
             Action::ReadRejected => "read rejected events",
+            Action::ReadNodeMetrics => "read node metrics",
         };
         Err(ApiError::new(
             StatusCode::FORBIDDEN,

@@ -8,6 +8,8 @@ mod events;
 mod filters;
 mod ingest;
 mod jobs;
+mod metric_data;
+mod metric_query;
 mod openapi;
 mod params;
 mod stats;
@@ -46,6 +48,8 @@ pub struct AppState {
     pub auth: Option<Arc<Verifier>>,
     /// Committed changes, for `GET /api/events`.
     pub feed: Arc<Feed>,
+    /// The metric store: open windows of this process, stored chunks through `store`.
+    pub tsdb: Arc<crate::tsdb::Tsdb>,
     /// The process's shutdown token: event streams end with it, so shutdown never waits
     /// for a dashboard to hang up.
     pub shutdown: CancellationToken,
@@ -62,6 +66,10 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(edit::add_tags, edit::remove_tags))
         .routes(routes!(edit::edit_meta))
         .routes(routes!(edit::get_meta, edit::put_meta, edit::delete_meta))
+        .routes(routes!(metric_data::job_metrics))
+        .routes(routes!(metric_data::node_metrics))
+        .routes(routes!(metric_data::write))
+        .routes(routes!(metric_query::query))
         .routes(routes!(stats::stats))
         .routes(routes!(events::events))
         .routes(routes!(status::nodestate))

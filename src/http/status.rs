@@ -46,12 +46,32 @@ pub(super) struct Version {
 }
 
 #[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub(super) struct Health {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     pub database: String,
     pub nats: String,
+    pub metric_store: MetricStoreHealth,
+}
+
+/// The metric store's part of `/healthz`: detail, not a reason to answer 503 (a node that
+/// is down makes its metrics stale, and the service is still healthy).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct MetricStoreHealth {
+    pub consuming: bool,
+    /// Metrics with no sample for 5 timesteps.
+    pub stale: Vec<StaleMetric>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct StaleMetric {
+    pub cluster: String,
+    pub metric: String,
+    pub seconds_since_last_sample: i64,
 }
 
 /// Version of the REST API's shape; raised when a response changes incompatibly.
@@ -174,6 +194,19 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
         Some(_) if !app.ingest.is_consuming() => "connected, consumer not ready".to_string(),
         Some(_) => "ok".to_string(),
     };
+    let metric_store = MetricStoreHealth {
+        consuming: app.tsdb.is_consuming(),
+        stale: app
+            .tsdb
+            .stale(chrono::Utc::now().timestamp())
+            .into_iter()
+            .map(|(cluster, metric, age)| StaleMetric {
+                cluster,
+                metric,
+                seconds_since_last_sample: age,
+            })
+            .collect(),
+    };
     let failing: Vec<String> = [("database", &database), ("nats", &nats)]
         .iter()
         .filter(|(_, v)| v.as_str() != "ok")
@@ -185,6 +218,7 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
             error: None,
             database,
             nats,
+            metric_store,
         };
         Json(body).into_response()
     } else {
@@ -193,6 +227,7 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
             error: Some(failing.join("; ")),
             database,
             nats,
+            metric_store,
         };
         (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
     }
@@ -212,6 +247,7 @@ pub(super) async fn metrics(State(app): State<AppState>) -> Response {
             None
         }
     };
+    app.tsdb.update_gauges(chrono::Utc::now().timestamp());
     (
         [(
             header::CONTENT_TYPE,

@@ -13,6 +13,7 @@ mod filter;
 mod isolate;
 mod nodes;
 pub mod query;
+pub mod series;
 pub(crate) mod stats;
 pub(crate) mod status;
 mod values;

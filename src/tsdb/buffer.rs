@@ -1,0 +1,237 @@
+//! The samples not yet in closed, stored chunks: one grid per series per open window, in
+//! memory. The stream holds the same samples until the chunks are committed, so this is a
+//! cache of the stream, rebuilt by reading it again after a restart.
+
+use super::line::Sample;
+use crate::domain::metric::SeriesKey;
+use std::collections::{BTreeMap, HashMap};
+
+pub(crate) struct Series {
+    pub key: SeriesKey,
+    pub timestep: i64,
+    /// Its id in the database, once it has one.
+    pub db_id: Option<i64>,
+    /// Time of its newest sample, for staleness.
+    pub last: i64,
+}
+
+#[derive(Default)]
+pub(crate) struct Window {
+    /// The first stream message with a sample here: the stream must keep it until this
+    /// window is stored.
+    pub first_seq: u64,
+    pub grids: HashMap<u32, Box<[f64]>>,
+}
+
+pub(crate) struct Buffer {
+    /// Seconds a chunk covers; windows start at multiples of it.
+    pub chunk: i64,
+    index: HashMap<Box<str>, u32>,
+    pub series: Vec<Series>,
+    by_host: HashMap<(String, String), Vec<u32>>,
+    /// Windows still open, by window number (start / chunk).
+    pub open: BTreeMap<i64, Window>,
+    /// Samples for windows already closed: merged into their stored chunks at the next
+    /// commit.
+    pub late: BTreeMap<i64, Window>,
+    /// Windows before this number are closed.
+    pub closed_before: i64,
+    /// The stream sequence after the last message appended.
+    pub next_seq: u64,
+    scratch: String,
+}
+
+impl Buffer {
+    pub(crate) fn new(chunk: i64) -> Buffer {
+        Buffer {
+            chunk,
+            index: HashMap::new(),
+            series: Vec::new(),
+            by_host: HashMap::new(),
+            open: BTreeMap::new(),
+            late: BTreeMap::new(),
+            closed_before: i64::MIN,
+            next_seq: 0,
+            scratch: String::new(),
+        }
+    }
+
+    /// The local number of the series `s` belongs to, made if new.
+    fn series_of(&mut self, s: &Sample<'_>, timestep: i64) -> u32 {
+        let k = &mut self.scratch;
+        k.clear();
+        for part in [
+            s.cluster,
+            s.host,
+            s.metric,
+            s.scope.name(),
+            s.scope_id,
+            s.stype,
+            s.stype_id,
+        ] {
+            k.push_str(part);
+            k.push('\u{1f}');
+        }
+        if let Some(id) = self.index.get(k.as_str()) {
+            return *id;
+        }
+        let id = u32::try_from(self.series.len()).unwrap_or(u32::MAX);
+        self.index.insert(k.as_str().into(), id);
+        self.by_host
+            .entry((s.cluster.to_string(), s.host.to_string()))
+            .or_default()
+            .push(id);
+        self.series.push(Series {
+            key: SeriesKey {
+                cluster: s.cluster.into(),
+                host: s.host.into(),
+                metric: s.metric.into(),
+                scope: s.scope,
+                scope_id: s.scope_id.into(),
+                stype: s.stype.into(),
+                stype_id: s.stype_id.into(),
+            },
+            timestep,
+            db_id: None,
+            last: i64::MIN,
+        });
+        id
+    }
+
+    /// Put one sample on its series' grid; a repeated slot keeps the last value.
+    pub(crate) fn append(&mut self, s: &Sample<'_>, timestep: i64, seq: u64) {
+        let id = self.series_of(s, timestep);
+        let series = &mut self.series[id as usize];
+        series.last = series.last.max(s.time);
+        let timestep = series.timestep;
+        let chunk = self.chunk;
+        let w = s.time.div_euclid(chunk);
+        let windows = if w < self.closed_before {
+            &mut self.late
+        } else {
+            &mut self.open
+        };
+        let window = windows.entry(w).or_insert_with(|| Window {
+            first_seq: seq,
+            grids: HashMap::new(),
+        });
+        window.first_seq = window.first_seq.min(seq);
+        let slots = slots(chunk, timestep);
+        let grid = window
+            .grids
+            .entry(id)
+            .or_insert_with(|| vec![f64::NAN; slots].into_boxed_slice());
+        let slot = usize::try_from((s.time - w * chunk) / timestep).unwrap_or(0);
+        if let Some(v) = grid.get_mut(slot) {
+            *v = s.value;
+        }
+    }
+
+    /// The windows the stream clock `clock` closes, oldest first.
+    pub(crate) fn closable(&self, clock: i64, close_after: i64) -> Vec<i64> {
+        let before = clock.saturating_sub(close_after).div_euclid(self.chunk);
+        self.open.range(..before).map(|(w, _)| *w).collect()
+    }
+
+    /// After a commit of `windows` and of every late sample: forget them.
+    pub(crate) fn stored(&mut self, windows: &[i64], clock: i64, close_after: i64) {
+        for w in windows {
+            self.open.remove(w);
+        }
+        self.late.clear();
+        let before = clock.saturating_sub(close_after).div_euclid(self.chunk);
+        self.closed_before = self.closed_before.max(before);
+        if let Some(last) = windows.last() {
+            self.closed_before = self.closed_before.max(last + 1);
+        }
+    }
+
+    /// The first stream sequence whose samples are not all stored once `closing` is.
+    pub(crate) fn position_after(&self, closing: &[i64]) -> u64 {
+        self.open
+            .iter()
+            .filter(|(w, _)| !closing.contains(w))
+            .map(|(_, win)| win.first_seq)
+            .min()
+            .unwrap_or(self.next_seq)
+    }
+
+    /// Local series of one node.
+    pub(crate) fn series_on(&self, cluster: &str, host: &str) -> &[u32] {
+        self.by_host
+            .get(&(cluster.to_string(), host.to_string()))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Nodes of `cluster` with series in memory.
+    pub(crate) fn hosts(&self, cluster: &str) -> Vec<String> {
+        self.by_host
+            .keys()
+            .filter(|(c, _)| c == cluster)
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    /// Samples held in memory, counting gaps (the grids' size).
+    pub(crate) fn slots_held(&self) -> usize {
+        self.open
+            .values()
+            .chain(self.late.values())
+            .flat_map(|w| w.grids.values())
+            .map(|g| g.len())
+            .sum()
+    }
+
+    /// Every window (open and late) with the start time of its grids.
+    pub(crate) fn windows(&self) -> impl Iterator<Item = (i64, &Window)> {
+        // Late windows hold newer samples than the stored chunk, open ones than nothing.
+        self.open
+            .iter()
+            .chain(self.late.iter())
+            .map(|(w, win)| (w * self.chunk, win))
+    }
+}
+
+/// Slots of one chunk of a metric sampled every `timestep` seconds.
+pub(crate) fn slots(chunk: i64, timestep: i64) -> usize {
+    usize::try_from((chunk + timestep - 1) / timestep.max(1)).unwrap_or(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::metric::Scope;
+
+    fn sample(time: i64, value: f64) -> Sample<'static> {
+        Sample {
+            cluster: "c",
+            host: "h",
+            metric: "m",
+            scope: Scope::Node,
+            scope_id: "",
+            stype: "",
+            stype_id: "",
+            time,
+            value,
+        }
+    }
+
+    #[test]
+    fn samples_land_on_the_grid_and_windows_close_by_the_clock() {
+        let mut b = Buffer::new(600);
+        b.append(&sample(1200, 1.0), 60, 1);
+        b.append(&sample(1259, 2.0), 60, 2); // same slot: the last value stays
+        b.append(&sample(1800, 3.0), 60, 3);
+        b.next_seq = 4;
+        assert_eq!(b.open[&2].grids[&0][0], 2.0);
+        assert!(b.open[&2].grids[&0][1].is_nan());
+        assert_eq!(b.open[&2].first_seq, 1);
+        assert_eq!(b.closable(1800 + 60, 60), vec![2]);
+        assert_eq!(b.position_after(&[2]), 3);
+        b.stored(&[2], 1860, 60);
+        assert_eq!(b.position_after(&[]), 3);
+        // A sample for the closed window is late, not a new open window.
+        b.append(&sample(1300, 5.0), 60, 4);
+        assert!(b.late.contains_key(&2) && !b.open.contains_key(&2));
+    }
+}

@@ -1,0 +1,51 @@
+//! Metric retention: a `try_once` loop that drops chunks older than `retention_hours`,
+//! except on the nodes of jobs that run or wait for the archive.
+
+use super::Tsdb;
+use crate::store::Store;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+impl Tsdb {
+    pub(crate) async fn run_retention(self: Arc<Self>, store: Store, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(600));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = tick.tick() => {}
+            }
+            match self
+                .retention_once(&store, chrono::Utc::now().timestamp())
+                .await
+            {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(chunks = n, "metric retention: dropped old chunks"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "metric retention failed; will retry"
+                ),
+            }
+        }
+    }
+
+    /// One pass at `now` (Unix seconds): how many chunks were dropped.
+    pub async fn retention_once(&self, store: &Store, now: i64) -> Result<u64, sqlx::Error> {
+        let keep = i64::try_from(self.config.retention.as_secs()).unwrap_or(i64::MAX / 2);
+        store.metric_retention(now - keep, self.chunk_secs()).await
+    }
+
+    /// Nodes of `cluster` with series, stored or in memory.
+    pub(crate) async fn hosts(
+        &self,
+        store: &Store,
+        cluster: &str,
+    ) -> Result<Vec<String>, sqlx::Error> {
+        let mut hosts = store.metric_hosts(cluster).await?;
+        hosts.extend(self.read_buffer().hosts(cluster));
+        hosts.sort();
+        hosts.dedup();
+        Ok(hosts)
+    }
+}
