@@ -34,7 +34,7 @@ pub(super) struct RawMetrics {
     retention_hours: Option<u64>,
     subscriptions: Option<Vec<RawSubscription>>,
     stream: Option<String>,
-    stream_max_gib: Option<u64>,
+    stream_max_mib: Option<u64>,
     stream_max_age_hours: Option<u64>,
     chunk_minutes: Option<u64>,
     close_after_secs: Option<u64>,
@@ -81,9 +81,9 @@ pub(super) fn parse(m: RawMetrics) -> Result<MetricsConfig, (String, String)> {
         retention: hours(m.retention_hours, 48),
         subscriptions,
         stream: m.stream.unwrap_or_else(|| "JOBLEDGER_METRICS".into()),
-        stream_max_bytes: i64::try_from(m.stream_max_gib.unwrap_or(16))
+        stream_max_bytes: i64::try_from(m.stream_max_mib.unwrap_or(16_384))
             .unwrap_or(i64::MAX / 2)
-            .saturating_mul(1 << 30),
+            .saturating_mul(1 << 20),
         stream_max_age: hours(m.stream_max_age_hours, 24),
         chunk: Duration::from_secs(m.chunk_minutes.unwrap_or(120) * 60),
         close_after: Duration::from_secs(m.close_after_secs.unwrap_or(300)),
@@ -95,7 +95,7 @@ pub(super) fn parse(m: RawMetrics) -> Result<MetricsConfig, (String, String)> {
         );
     }
     if config.stream_max_bytes <= 0 {
-        return err("stream_max_gib", "must be at least 1");
+        return err("stream_max_mib", "must be at least 1");
     }
     if config.chunk < Duration::from_secs(60) || config.chunk.as_secs() % 60 != 0 {
         return err("chunk_minutes", "must be at least 1");

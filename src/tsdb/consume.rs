@@ -51,7 +51,14 @@ pub(crate) async fn stream(
     let mut stream = js
         .get_or_create_stream(config.clone())
         .await
-        .with_context(|| format!("creating or opening the metric stream {:?}", cfg.stream))?;
+        .with_context(|| {
+            format!(
+                "creating or opening the metric stream {:?} (it reserves [metrics] \
+                 stream_max_mib = {} MiB of the server's JetStream storage)",
+                cfg.stream,
+                cfg.stream_max_bytes >> 20
+            )
+        })?;
     let have = &stream.cached_info().config;
     let mut sorted = have.subjects.clone();
     sorted.sort();
@@ -154,7 +161,7 @@ impl Tsdb {
             tracing::error!(
                 stream = %self.config.stream, position = start, first = first_in_stream,
                 "the metric stream dropped messages that were not stored yet \
-                 (stream_max_gib or stream_max_age_hours too small for the backlog)"
+                 (stream_max_mib or stream_max_age_hours too small for the backlog)"
             );
         }
         Ok(start.max(1))

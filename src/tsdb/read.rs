@@ -63,6 +63,9 @@ impl Tsdb {
         metrics: &[String],
         (from, to): (i64, i64),
     ) -> anyhow::Result<Vec<Grid>> {
+        // Memory first: a commit stores windows before it drops them from memory, so
+        // whatever is gone from memory by now is in the database when it is read next.
+        let held = self.held(cluster, hosts, metrics);
         let span = self.chunk_secs();
         let stored = store
             .metric_chunks(cluster, hosts, metrics, (from, to), span)
@@ -81,7 +84,27 @@ impl Tsdb {
                 .or_insert_with(|| Grid::new(c.key, c.timestep, (from, to)))
                 .overlay(c.start, &values);
         }
+        // Then what memory held, newer than any stored chunk.
+        for (key, timestep, start, values) in held {
+            grids
+                .entry(key.clone())
+                .or_insert_with(|| Grid::new(key, timestep, (from, to)))
+                .overlay(start, &values);
+        }
+        Ok(grids.into_values().collect())
+    }
+}
+
+impl Tsdb {
+    /// Copies of the grids in memory for these series: (series, timestep, start, values).
+    fn held(
+        &self,
+        cluster: &str,
+        hosts: &[String],
+        metrics: &[String],
+    ) -> Vec<(SeriesKey, i64, i64, Vec<f64>)> {
         let b = self.read_buffer();
+        let mut out = Vec::new();
         for host in hosts {
             for id in b.series_on(cluster, host) {
                 let s = &b.series[*id as usize];
@@ -90,15 +113,12 @@ impl Tsdb {
                 }
                 for (start, win) in b.windows() {
                     if let Some(values) = win.grids.get(id) {
-                        grids
-                            .entry(s.key.clone())
-                            .or_insert_with(|| Grid::new(s.key.clone(), s.timestep, (from, to)))
-                            .overlay(start, values);
+                        out.push((s.key.clone(), s.timestep, start, values.to_vec()));
                     }
                 }
             }
         }
-        Ok(grids.into_values().collect())
+        out
     }
 }
 

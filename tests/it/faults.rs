@@ -96,6 +96,16 @@ pub(crate) fn figure(case: &str, what: &str, value: impl std::fmt::Display) {
 /// and a round in which nothing was stored starts over on a new connection: a client
 /// that lived through a server restart may stay stuck (seen with async-nats 0.51).
 pub(crate) async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads: &[Vec<u8>]) {
+    publish_until_acked_to(setup, &setup.job_subject, id_prefix, payloads).await;
+}
+
+/// `publish_until_acked` on any subject the stream captures (the metric subject).
+pub(crate) async fn publish_until_acked_to(
+    setup: &Setup,
+    subject: &str,
+    id_prefix: &str,
+    payloads: &[Vec<u8>],
+) {
     let deadline = Instant::now() + Duration::from_secs(300);
     let mut js = loop {
         if let Some(js) = connect(setup).await {
@@ -118,7 +128,7 @@ pub(crate) async fn publish_until_acked(setup: &Setup, id_prefix: &str, payloads
                     .message_id(format!("{id_prefix}-{c}-{i}"));
                 let sent = tokio::time::timeout(
                     Duration::from_secs(5),
-                    js.send_publish(setup.job_subject.clone(), msg),
+                    js.send_publish(subject.to_string(), msg),
                 )
                 .await;
                 acks.push((i, sent));

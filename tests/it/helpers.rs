@@ -196,6 +196,11 @@ pub(crate) struct Setup {
     pub nats_extra: String,
     /// Extra TOML appended to the generated file (clusters, ingest tuning).
     pub extra: String,
+    /// The metric stream and the subject collectors publish on.
+    pub metric_stream: String,
+    pub metric_subject: String,
+    /// Extra keys of the `[metrics]` section.
+    pub metrics_extra: String,
 }
 
 impl Setup {
@@ -210,6 +215,10 @@ impl Setup {
             node_subject: format!("jl.{id}.node"),
             nats_extra: String::new(),
             extra: String::new(),
+            metric_stream: format!("JLM_{id}"),
+            metric_subject: format!("jl.{id}.metrics"),
+            // Each metric stream reserves its byte limit on the shared server.
+            metrics_extra: "stream_max_mib = 64".into(),
         }
     }
 
@@ -217,7 +226,8 @@ impl Setup {
         format!(
             "[database]\nurl = \"{}\"\n[nats]\nurl = \"{}\"\nstream = \"{}\"\nconsumer = \"{}\"\n\
              job_subject = \"{}\"\nnode_subject = \"{}\"\nack_wait_secs = 3\n{}\
-             [http]\nlisten = \"127.0.0.1:{port}\"\n{}",
+             [http]\nlisten = \"127.0.0.1:{port}\"\n[metrics]\nstream = \"{}\"\n{}\n\
+             [[metrics.subscriptions]]\nsubject = \"{}\"\ncluster = \"testcluster\"\n{}",
             self.database_url,
             self.nats_url,
             self.stream,
@@ -225,6 +235,9 @@ impl Setup {
             self.job_subject,
             self.node_subject,
             self.nats_extra,
+            self.metric_stream,
+            self.metrics_extra,
+            self.metric_subject,
             self.extra
         )
     }

@@ -21,6 +21,7 @@ mod fuzz;
 mod http_api;
 mod layers;
 mod live;
+mod metric_store;
 mod nodes;
 mod openapi;
 mod queries;
