@@ -11,6 +11,7 @@ mod archive;
 mod archive_s3;
 mod bad_input;
 mod chaos_database;
+mod chaos_metrics;
 mod chaos_nats;
 mod chaos_processes;
 mod cli;
