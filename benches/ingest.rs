@@ -18,33 +18,12 @@
 
 mod support;
 
+use support::{env_num, median, percentile, postgres_target, wait_port, Proc, Target};
+
 use serde_json::json;
 use std::collections::HashMap;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn env_num(key: &str, default: u64) -> u64 {
-    std::env::var(key)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn wait_port(port: u16) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "port {port} did not open");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn escape(s: &str) -> String {
     s.replace('\\', "\\\\").replace('"', "\\\"")
@@ -70,29 +49,6 @@ fn stop_line(cluster: &str, id: i64, start: i64) -> String {
         "job,function=stop_job event=\"{}\"",
         escape(&ev.to_string())
     )
-}
-
-/// A database kind; every run gets a fresh, empty database of it so runs compare fairly.
-struct Target {
-    name: &'static str,
-    /// SQLite: the folder for the files. Postgres: the admin URL used to create databases.
-    base: String,
-}
-
-impl Target {
-    async fn fresh(&self, tag: &str) -> String {
-        use sqlx::{Connection, Executor};
-        if self.name == "sqlite" {
-            return format!("sqlite://{}/{tag}.db", self.base);
-        }
-        let mut conn = sqlx::PgConnection::connect(&self.base).await.unwrap();
-        let name = format!("jl_bench_{}_{}", std::process::id(), tag.to_lowercase());
-        conn.execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        let server = self.base.rsplit_once('/').unwrap().0;
-        format!("{server}/{name}")
-    }
 }
 
 struct Server {
@@ -334,30 +290,6 @@ async fn baseline(target: &Target, events: i64) -> f64 {
             .unwrap();
     }
     inputs.len() as f64 / t0.elapsed().as_secs_f64()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-fn percentile(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[((v.len() as f64 - 1.0) * p).round() as usize]
-}
-
-async fn postgres_target() -> Option<Target> {
-    use sqlx::Connection;
-    let admin = std::env::var("BENCH_PG_ADMIN")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    if admin == "off" {
-        return None;
-    }
-    sqlx::PgConnection::connect(&admin).await.ok()?;
-    Some(Target {
-        name: "postgres",
-        base: admin,
-    })
 }
 
 #[tokio::main]

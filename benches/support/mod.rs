@@ -1,5 +1,5 @@
-//! What several benchmarks share: a free loopback port and a private nats-server with
-//! JetStream, stopped when dropped. Each benchmark is its own crate and includes this
+//! What several benchmarks share: a free loopback port, a private nats-server with
+//! JetStream (stopped when dropped), fresh databases to run against, and medians. Each benchmark is its own crate and includes this
 //! module with `mod support;`.
 
 // Not every benchmark uses every helper.
@@ -52,4 +52,74 @@ impl Drop for Nats {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+pub(crate) fn env_num(key: &str, default: u64) -> u64 {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+pub(crate) fn wait_port(port: u16) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "port {port} did not open");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub(crate) struct Proc(pub(crate) Child);
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A database kind; every run gets a fresh, empty database of it so runs compare fairly.
+pub(crate) struct Target {
+    pub(crate) name: &'static str,
+    /// SQLite: the folder for the files. Postgres: the admin URL used to create databases.
+    pub(crate) base: String,
+}
+
+impl Target {
+    pub(crate) async fn fresh(&self, tag: &str) -> String {
+        use sqlx::{Connection, Executor};
+        if self.name == "sqlite" {
+            return format!("sqlite://{}/{tag}.db", self.base);
+        }
+        let mut conn = sqlx::PgConnection::connect(&self.base).await.unwrap();
+        let name = format!("jl_bench_{}_{}", std::process::id(), tag.to_lowercase());
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let server = self.base.rsplit_once('/').unwrap().0;
+        format!("{server}/{name}")
+    }
+}
+
+pub(crate) fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[v.len() / 2]
+}
+
+pub(crate) fn percentile(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    v[((v.len() as f64 - 1.0) * p).round() as usize]
+}
+
+pub(crate) async fn postgres_target() -> Option<Target> {
+    use sqlx::Connection;
+    let admin = std::env::var("BENCH_PG_ADMIN")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    if admin == "off" {
+        return None;
+    }
+    sqlx::PgConnection::connect(&admin).await.ok()?;
+    Some(Target {
+        name: "postgres",
+        base: admin,
+    })
 }

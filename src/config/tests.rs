@@ -41,6 +41,21 @@ fn bad_values_name_their_key() {
             "archive.secret_key",
         ),
         ("[archive]\nmax_attempts = 0", "archive.max_attempts"),
+        ("[metrics]\ndecimals = 13", "metrics.decimals"),
+        ("[metrics]\nchunk_minutes = 0", "metrics.chunk_minutes"),
+        ("[metrics]\nstream = \"a.b\"", "metrics.stream"),
+        (
+            "[metrics]\nstream_max_age_hours = 1",
+            "metrics.stream_max_age_hours",
+        ),
+        (
+            "[metrics]\n[[metrics.subscriptions]]\nsubject = \"cc.job.event\"",
+            "metrics.subscriptions[0].subject",
+        ),
+        (
+            "[[clusters]]\nname = \"f\"\ncluster_json = \"/nonexistent/cluster.json\"",
+            "clusters[0].cluster_json",
+        ),
     ];
     for (doc, key) in cases {
         let e = Config::from_toml(doc, "f.toml").unwrap_err();
@@ -96,6 +111,35 @@ fn an_auth_section_needs_a_valid_key() {
     c.apply_env(|k| (k == "JWT_PUBLIC_KEY").then(|| public.clone()))
         .unwrap();
     c.check().unwrap();
+}
+
+#[test]
+fn a_cc_backend_cluster_file_gives_metrics_topology_and_removed_metrics() {
+    let doc = "[[clusters]]\nname = \"fritz\"\ncluster_json = \"../shared/reference/ccb/clusters/fritz.json\"";
+    let c = Config::from_toml(doc, "f.toml").unwrap();
+    let fritz = c.clusters.get("fritz").unwrap();
+    assert_eq!(fritz.subclusters.len(), 3);
+    let spr2 = &fritz.subclusters[2];
+    assert_eq!(spr2.name, "spr2tb");
+    assert!(spr2.removed.contains(&"flops_any".to_string()));
+    assert!(!fritz.subclusters[0]
+        .removed
+        .contains(&"flops_any".to_string()));
+    assert_eq!(fritz.subclusters[0].topology.socket.len(), 2);
+    let m = c.clusters.metrics("fritz");
+    assert_eq!(
+        m.get("mem_bw").unwrap().scope,
+        crate::domain::metric::Scope::Socket
+    );
+    assert!(m.get("cpu_user").is_some() && m.get("nv_util").is_none());
+    // A cluster not configured gets the built-in default metrics.
+    assert!(c.clusters.metrics("other").get("cpu_user").is_some());
+    // A wrong name in the file is named.
+    let e = Config::from_toml(&doc.replace("\"fritz\"\n", "\"alex\"\n"), "f.toml").unwrap_err();
+    assert!(e.message.contains("fritz"), "{e}");
+    // The metric defaults.
+    assert_eq!(c.metrics.decimals, Some(2));
+    assert_eq!(c.metrics.subscriptions[0].subject, "hpc-nats");
 }
 
 #[test]

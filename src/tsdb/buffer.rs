@@ -20,6 +20,8 @@ pub(crate) struct Window {
     /// The first stream message with a sample here: the stream must keep it until this
     /// window is stored.
     pub first_seq: u64,
+    /// Stream time of the newest message with a sample here.
+    pub last_arrival: i64,
     pub grids: HashMap<u32, Box<[f64]>>,
 }
 
@@ -99,23 +101,25 @@ impl Buffer {
     }
 
     /// Put one sample on its series' grid; a repeated slot keeps the last value.
-    pub(crate) fn append(&mut self, s: &Sample<'_>, timestep: i64, seq: u64) {
+    pub(crate) fn append(&mut self, s: &Sample<'_>, timestep: i64, (seq, arrived): (u64, i64)) {
         let id = self.series_of(s, timestep);
         let series = &mut self.series[id as usize];
         series.last = series.last.max(s.time);
         let timestep = series.timestep;
         let chunk = self.chunk;
         let w = s.time.div_euclid(chunk);
-        let windows = if w < self.closed_before {
+        let windows = if w < self.closed_before && !self.open.contains_key(&w) {
             &mut self.late
         } else {
             &mut self.open
         };
         let window = windows.entry(w).or_insert_with(|| Window {
             first_seq: seq,
+            last_arrival: arrived,
             grids: HashMap::new(),
         });
         window.first_seq = window.first_seq.min(seq);
+        window.last_arrival = window.last_arrival.max(arrived);
         let slots = slots(chunk, timestep);
         let grid = window
             .grids
@@ -127,10 +131,23 @@ impl Buffer {
         }
     }
 
-    /// The windows the stream clock `clock` closes, oldest first.
+    /// The windows the stream clock `clock` closes, oldest first: those that ended
+    /// `close_after` ago and got no sample for as long. A backlog of old samples (a
+    /// collector catching up, a replay) so fills its windows before they are stored,
+    /// instead of storing each one early and merging the rest into it; a window that
+    /// never goes quiet is closed a chunk's length later all the same.
     pub(crate) fn closable(&self, clock: i64, close_after: i64) -> Vec<i64> {
         let before = clock.saturating_sub(close_after).div_euclid(self.chunk);
-        self.open.range(..before).map(|(w, _)| *w).collect()
+        let forced = clock
+            .saturating_sub(close_after + self.chunk)
+            .div_euclid(self.chunk);
+        self.open
+            .range(..before)
+            .filter(|(w, win)| {
+                *w < &forced || clock.saturating_sub(win.last_arrival) >= close_after
+            })
+            .map(|(w, _)| *w)
+            .collect()
     }
 
     /// After a commit of `windows` and of every late sample: forget them.
@@ -139,8 +156,11 @@ impl Buffer {
             self.open.remove(w);
         }
         self.late.clear();
+        // Windows that never opened are closed by the clock alone; an open one stays
+        // open (its samples are not late) until it is stored.
         let before = clock.saturating_sub(close_after).div_euclid(self.chunk);
-        self.closed_before = self.closed_before.max(before);
+        let first_open = self.open.keys().next().copied().unwrap_or(i64::MAX);
+        self.closed_before = self.closed_before.max(before.min(first_open));
         if let Some(last) = windows.last() {
             self.closed_before = self.closed_before.max(last + 1);
         }
@@ -219,19 +239,24 @@ mod tests {
     #[test]
     fn samples_land_on_the_grid_and_windows_close_by_the_clock() {
         let mut b = Buffer::new(600);
-        b.append(&sample(1200, 1.0), 60, 1);
-        b.append(&sample(1259, 2.0), 60, 2); // same slot: the last value stays
-        b.append(&sample(1800, 3.0), 60, 3);
+        b.append(&sample(1200, 1.0), 60, (1, 1200));
+        b.append(&sample(1259, 2.0), 60, (2, 1260)); // same slot: the last value stays
+        b.append(&sample(1800, 3.0), 60, (3, 1800));
         b.next_seq = 4;
         assert_eq!(b.open[&2].grids[&0][0], 2.0);
         assert!(b.open[&2].grids[&0][1].is_nan());
         assert_eq!(b.open[&2].first_seq, 1);
         assert_eq!(b.closable(1800 + 60, 60), vec![2]);
+        // Still receiving: not closed until quiet, or a chunk later.
+        b.append(&sample(1210, 1.5), 60, (4, 1850));
+        assert!(b.closable(1860, 60).is_empty());
+        assert_eq!(b.closable(1910, 60), vec![2]);
+        assert_eq!(b.closable(1800 + 60 + 600, 600), vec![2]);
         assert_eq!(b.position_after(&[2]), 3);
-        b.stored(&[2], 1860, 60);
+        b.stored(&[2], 1910, 60);
         assert_eq!(b.position_after(&[]), 3);
         // A sample for the closed window is late, not a new open window.
-        b.append(&sample(1300, 5.0), 60, 4);
+        b.append(&sample(1300, 5.0), 60, (5, 1900));
         assert!(b.late.contains_key(&2) && !b.open.contains_key(&2));
     }
 }

@@ -5,7 +5,7 @@ use pco::standalone::{simple_compress, simple_decompress};
 use pco::ChunkConfig;
 
 /// Compress one chunk's grid.
-pub(crate) fn encode(values: &[f64]) -> Vec<u8> {
+pub fn encode(values: &[f64]) -> Vec<u8> {
     // Level 4 of 0-12: within a few per cent of the default's size on metric chunks and
     // about twice as fast (benches/metrics.rs).
     let config = ChunkConfig::default().with_compression_level(4);
@@ -18,13 +18,13 @@ pub(crate) fn encode(values: &[f64]) -> Vec<u8> {
 }
 
 /// The grid a chunk holds; an error for bytes that are not a chunk.
-pub(crate) fn decode(bytes: &[u8]) -> Result<Vec<f64>, String> {
+pub fn decode(bytes: &[u8]) -> Result<Vec<f64>, String> {
     simple_decompress(bytes).map_err(|e| format!("not a metric chunk: {e}"))
 }
 
 /// `newer` laid over `older`, slot by slot: a value replaces, a gap keeps what was there.
 /// `None` if that changes nothing (the chunk is stored already).
-pub(crate) fn merge(older: &[f64], newer: &[f64]) -> Option<Vec<f64>> {
+pub fn merge(older: &[f64], newer: &[f64]) -> Option<Vec<f64>> {
     let len = older.len().max(newer.len());
     let mut out: Vec<f64> = (0..len)
         .map(|i| older.get(i).copied().unwrap_or(f64::NAN))

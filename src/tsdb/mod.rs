@@ -11,7 +11,7 @@
 //! that position and rebuilds the open windows; chunks stored twice merge into themselves.
 
 mod buffer;
-pub(crate) mod codec;
+pub mod codec;
 mod commit;
 pub(crate) mod consume;
 pub(crate) mod downsample;
@@ -82,7 +82,7 @@ impl Tsdb {
     /// Decode one message and put its samples in the open windows. `seq` is its stream
     /// sequence, `arrived` (Unix seconds) when the stream stored it. Returns the samples
     /// kept.
-    pub(crate) fn append_message(
+    pub fn append_message(
         &self,
         payload: &[u8],
         default_cluster: Option<&str>,
@@ -92,6 +92,10 @@ impl Tsdb {
         let mut kept = 0;
         let mut skipped = [0u64; Skip::ALL.len()];
         let mut set: Option<(String, Arc<MetricSet>)> = None;
+        let scale = self
+            .config
+            .decimals
+            .map(|d| 10f64.powi(i32::try_from(d).unwrap_or(2)));
         let mut buffer = self.write_buffer();
         line::decode(payload, default_cluster, arrived, |s| {
             let s = match s {
@@ -113,7 +117,11 @@ impl Tsdb {
                 self.count_unknown(s.cluster, s.metric);
                 return;
             };
-            buffer.append(&s, config.timestep, seq);
+            let s = line::Sample {
+                value: round(s.value, scale),
+                ..s
+            };
+            buffer.append(&s, config.timestep, (seq, arrived));
             kept += 1;
         });
         buffer.next_seq = buffer.next_seq.max(seq + 1);
@@ -230,6 +238,29 @@ impl Tsdb {
     }
 }
 
+/// `v` rounded to the decimals `scale` (10^decimals) stands for; values too large to
+/// have those decimals in an f64 stay as they are.
+fn round(v: f64, scale: Option<f64>) -> f64 {
+    match scale {
+        Some(s) if (v * s).abs() < 9.0e15 => (v * s).round() / s,
+        _ => v,
+    }
+}
+
 /// Samples stamped further than this ahead of their arrival are refused: a window that
 /// far in the future would keep the stream from being trimmed.
 const FUTURE_SKEW: i64 = 600;
+
+#[cfg(test)]
+mod tests {
+    use super::round;
+
+    #[test]
+    fn samples_are_rounded_to_the_configured_decimals() {
+        assert_eq!(round(45.236_180_9, Some(100.0)), 45.24);
+        assert_eq!(round(45.236_180_9, None), 45.236_180_9);
+        assert!(round(f64::NAN, Some(100.0)).is_nan());
+        assert_eq!(round(1e300, Some(100.0)), 1e300);
+        assert_eq!(round(-0.004, Some(100.0)), -0.0);
+    }
+}

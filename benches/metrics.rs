@@ -1,0 +1,522 @@
+//! Metric store benchmark: `cargo bench --bench metrics`.
+//!
+//! All measured in one run, medians of BENCH_RUNS (3):
+//! - decode + append: cc-metric-collector messages of 1,000 lines into the open windows
+//!   of one `Tsdb`, on one thread (samples/s per core);
+//! - bytes per sample: the realistic scale (1,000 nodes × (72 hwthreads × 10 metrics +
+//!   40 node metrics) = 760,000 series), one 2-hour chunk each at 60 s, synthetic series
+//!   with real-looking shapes: pcodec as stored (2 decimals), pcodec lossless, and zstd
+//!   of the raw f64 values for comparison; then a tenth of those chunks stored in SQLite
+//!   and Postgres, to count what the database adds per sample;
+//! - ingest: the release binary against a private nats-server, messages of 1,000 lines
+//!   published through JetStream as fast as it takes them, time from the first publish
+//!   until every sample is read (queryable) and until every one is stored in chunks with
+//!   the stream position (durable in the database);
+//! - query: a 64-node job, 10 node metrics, 24 h at 60 s: `GET /api/jobs/{id}/metrics`
+//!   at node scope, p50 and p95 of BENCH_QUERIES (50).
+//!
+//! Knobs: BENCH_RUNS, BENCH_SAMPLES (3,000,000 per ingest run), BENCH_SERIES (760,000),
+//! BENCH_QUERIES, BENCH_PG_ADMIN ("off" skips Postgres), BENCH_REAL_DATA (a folder of
+//! cc-backend `data.json` files: bytes per sample on their series too).
+
+mod support;
+
+use jobledger::domain::cluster::{Cluster, Clusters};
+use jobledger::domain::metric::{parse_metric, MetricSet};
+use jobledger::metrics::Metrics;
+use jobledger::tsdb::{codec, Tsdb};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{env_num, median, percentile, postgres_target, wait_port, Proc, Target};
+
+const HWTHREADS: i64 = 72;
+const HW_METRICS: usize = 10;
+const NODE_METRICS: usize = 40;
+/// Series per node at the realistic scale.
+const PER_NODE: usize = HWTHREADS as usize * HW_METRICS + NODE_METRICS;
+
+fn metric_config() -> Vec<serde_json::Value> {
+    let m = |name: String, scope: &str, agg: &str| {
+        json!({"name": name, "unit": {"base": ""}, "scope": scope, "aggregation": agg,
+               "timestep": 60, "peak": 100, "normal": 50, "caution": 20, "alert": 10})
+    };
+    let mut v: Vec<_> = (0..HW_METRICS)
+        .map(|i| m(format!("hw{i:02}"), "hwthread", "sum"))
+        .collect();
+    v.extend((0..NODE_METRICS).map(|i| m(format!("node{i:02}"), "node", "avg")));
+    v
+}
+
+/// A cluster file in cc-backend's format with the benchmark's 50 metrics.
+fn cluster_json(nodes: usize) -> serde_json::Value {
+    json!({"name": "bench", "metricConfig": metric_config(), "subClusters": [{
+        "name": "main", "nodes": format!("b[0000-{:04}]", nodes - 1), "processorType": "x",
+        "socketsPerNode": 2, "coresPerSocket": 36, "threadsPerCore": 1,
+        "flopRateScalar": {"unit": {"base": "F/s", "prefix": "G"}, "value": 1},
+        "flopRateSimd": {"unit": {"base": "F/s", "prefix": "G"}, "value": 1},
+        "memoryBandwidth": {"unit": {"base": "B/s", "prefix": "G"}, "value": 1},
+        "topology": {"node": (0..HWTHREADS).collect::<Vec<_>>(),
+            "socket": [(0..36).collect::<Vec<_>>(), (36..72).collect::<Vec<_>>()],
+            "memoryDomain": [(0..36).collect::<Vec<_>>(), (36..72).collect::<Vec<_>>()]}
+    }]})
+}
+
+/// One series with a real-looking shape: busy and idle phases, random walks, bursts,
+/// slowly growing memory, rare gaps; `series` picks the shape and its level.
+fn shaped(series: usize, len: usize, rng: &mut StdRng) -> Vec<f64> {
+    let level = rng.gen_range(1.0..100.0);
+    let mut v = Vec::with_capacity(len);
+    let mut x: f64 = level;
+    let idle = series % 20 == 0;
+    for i in 0..len {
+        let y = match series % 5 {
+            _ if idle => rng.gen_range(0.0..0.05),
+            // Utilisation: a random walk held within 0..100.
+            0 => {
+                x = (x + rng.gen_range(-2.0..2.0)).clamp(0.0, 100.0);
+                x
+            }
+            // Flop rates: on/off phases of ten minutes with 5 % noise.
+            1 => {
+                if (i / 10) % 3 == 0 {
+                    rng.gen_range(0.0..0.5)
+                } else {
+                    level * 40.0 * rng.gen_range(0.95..1.05)
+                }
+            }
+            // Memory in use: grows slowly, steps now and then.
+            2 => {
+                if rng.gen_bool(0.05) {
+                    x += rng.gen_range(0.0..4.0);
+                }
+                x
+            }
+            // Network and file system rates: heavy-tailed around a level.
+            3 => level * 1e3 * rng.gen_range(0.2f64..1.0).powi(3),
+            // Clock and load: near a fixed value.
+            _ => (level * 30.0).round() + rng.gen_range(-15.0..15.0),
+        };
+        v.push(if rng.gen_bool(0.001) { f64::NAN } else { y });
+    }
+    v
+}
+
+fn round2(v: &[f64]) -> Vec<f64> {
+    v.iter().map(|x| (x * 100.0).round() / 100.0).collect()
+}
+
+/// Messages of 1,000 lines, as collectors send them: every series of each node at one
+/// minute, node after node, minute after minute, starting at `base`.
+fn messages(nodes: usize, samples: usize, base: i64) -> Vec<Vec<u8>> {
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut lines = Vec::with_capacity(samples);
+    'done: for step in 0.. {
+        let t = base + 60 * step;
+        for n in 0..nodes {
+            for m in 0..HW_METRICS {
+                for hw in 0..HWTHREADS {
+                    let v: f64 = (rng.gen_range(0.0..100.0f64) * 100.0).round() / 100.0;
+                    lines.push(format!(
+                        "hw{m:02},hostname=b{n:04},type=hwthread,type-id={hw} value={v} {t}"
+                    ));
+                }
+            }
+            for m in 0..NODE_METRICS {
+                let v: f64 = (rng.gen_range(0.0..1000.0f64) * 100.0).round() / 100.0;
+                lines.push(format!("node{m:02},hostname=b{n:04} value={v} {t}"));
+            }
+            if lines.len() >= samples {
+                break 'done;
+            }
+        }
+    }
+    lines.truncate(samples);
+    lines
+        .chunks(1000)
+        .map(|c| c.join("\n").into_bytes())
+        .collect()
+}
+
+fn bench_tsdb(nodes: usize) -> Tsdb {
+    let metrics = metric_config()
+        .into_iter()
+        .map(|m| parse_metric(m).unwrap())
+        .collect();
+    let clusters = Clusters::new(vec![Cluster {
+        name: "bench".into(),
+        subclusters: Vec::new(),
+        metrics: Arc::new(MetricSet::new(metrics)),
+        cluster_json: Some(Arc::new(cluster_json(nodes))),
+    }]);
+    let config = jobledger::config::Config::from_toml("", "bench").unwrap();
+    Tsdb::new(config.metrics, clusters, Arc::new(Metrics::new()))
+}
+
+fn decode_and_append(runs: usize) -> f64 {
+    let base = chrono::Utc::now().timestamp() / 60 * 60 - 3600;
+    let msgs = messages(1000, 2_000_000, base);
+    let mut rates = Vec::new();
+    for _ in 0..runs {
+        let tsdb = bench_tsdb(1000);
+        let t0 = Instant::now();
+        let mut kept = 0;
+        for (i, m) in msgs.iter().enumerate() {
+            kept += tsdb.append_message(m, Some("bench"), i as u64 + 1, base + 3600);
+        }
+        assert_eq!(kept, 2_000_000);
+        rates.push(kept as f64 / t0.elapsed().as_secs_f64());
+    }
+    median(rates)
+}
+
+/// (pcodec 2 decimals, pcodec lossless, zstd lossless) bytes per sample, and the rounded
+/// chunks for the database measurement.
+fn bytes_per_sample(series: usize) -> (f64, f64, f64, Vec<Vec<u8>>) {
+    let mut rng = StdRng::seed_from_u64(11);
+    let (mut rounded, mut lossless, mut zstd, mut samples) = (0usize, 0usize, 0usize, 0usize);
+    let mut keep = Vec::new();
+    for s in 0..series {
+        let raw = shaped(s % PER_NODE, 120, &mut rng);
+        let r = codec::encode(&round2(&raw));
+        rounded += r.len();
+        lossless += codec::encode(&raw).len();
+        let bytes: Vec<u8> = raw.iter().flat_map(|x| x.to_le_bytes()).collect();
+        zstd += zstd::bulk::compress(&bytes, 3).unwrap().len();
+        samples += raw.len();
+        if s % 10 == 0 {
+            keep.push(r);
+        }
+    }
+    let per = |b: usize| b as f64 / samples as f64;
+    (per(rounded), per(lossless), per(zstd), keep)
+}
+
+/// Bytes per sample a database holds for `chunks` (120 samples each), tables and indexes.
+async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> f64 {
+    use jobledger::domain::metric::{Scope, SeriesKey};
+    use jobledger::store::series::ChunkRow;
+    let url = target.fresh("BYTES").await;
+    let store = jobledger::store::Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let before = db_bytes(&store, target).await;
+    let keys: Vec<SeriesKey> = (0..chunks.len())
+        .map(|i| SeriesKey {
+            cluster: "bench".into(),
+            host: format!("b{:04}", i / (PER_NODE / 10)),
+            metric: format!("m{}", i % 50),
+            scope: Scope::Hwthread,
+            scope_id: (i % 72).to_string(),
+            stype: String::new(),
+            stype_id: String::new(),
+        })
+        .collect();
+    let ids = store.metric_series_ids(&keys).await.unwrap();
+    let n = chunks.len();
+    let rows = ids
+        .into_iter()
+        .zip(chunks)
+        .map(|(series_id, data)| ChunkRow {
+            series_id,
+            start: 1_700_006_400,
+            timestep: 60,
+            data,
+        })
+        .collect();
+    store
+        .store_chunks(rows, "bench", 1, |_, _| None)
+        .await
+        .unwrap();
+    let after = db_bytes(&store, target).await;
+    (after - before) as f64 / (n * 120) as f64
+}
+
+async fn db_bytes(store: &jobledger::store::Store, target: &Target) -> i64 {
+    let sql = if target.name == "sqlite" {
+        "PRAGMA wal_checkpoint(TRUNCATE); SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+    } else {
+        "SELECT (pg_total_relation_size('metric_chunk') + pg_total_relation_size('metric_series'))::BIGINT"
+    };
+    let rows = sqlx::raw_sql(sql).fetch_all(store.pool()).await.unwrap();
+    use sqlx::Row;
+    rows.last().unwrap().get::<i64, _>(0)
+}
+
+struct Server {
+    _proc: Proc,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Server {
+    async fn start(
+        db: &str,
+        nats: &str,
+        name: &str,
+        dir: &std::path::Path,
+        nodes: usize,
+    ) -> Server {
+        let port = support::free_port();
+        let cluster = dir.join(format!("{name}-cluster.json"));
+        std::fs::write(&cluster, cluster_json(nodes).to_string()).unwrap();
+        let cfg = format!(
+            "[database]\nurl = \"{db}\"\n[nats]\nurl = \"{nats}\"\nstream = \"{name}\"\nconsumer = \"{name}\"\n\
+             job_subject = \"{name}.job\"\nnode_subject = \"{name}.node\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [archive]\nenabled = false\n[metrics]\nstream = \"{name}_M\"\nstream_max_mib = 2048\n\
+             close_after_secs = 2\nretention_hours = 100000\n[[metrics.subscriptions]]\nsubject = \"{name}.metrics\"\n\
+             cluster = \"bench\"\n[[clusters]]\nname = \"bench\"\ncluster_json = \"{}\"\n",
+            cluster.display()
+        );
+        let path = dir.join(format!("{name}.toml"));
+        std::fs::write(&path, cfg).unwrap();
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_jobledger"))
+            .args(["serve", "--config", path.to_str().unwrap()])
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_port(port);
+        let s = Server {
+            _proc: Proc(child),
+            base: format!("http://127.0.0.1:{port}"),
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while s.get("/healthz").await["metricStore"]["consuming"] != true {
+            assert!(
+                Instant::now() < deadline,
+                "jobledger did not start reading metrics"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        s
+    }
+
+    async fn get(&self, path: &str) -> serde_json::Value {
+        match self.http.get(format!("{}{path}", self.base)).send().await {
+            Ok(r) => r.json().await.unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        }
+    }
+
+    async fn counter(&self, name: &str) -> f64 {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
+    async fn wait_counter(&self, name: &str, n: f64) {
+        while self.counter(name).await < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+async fn publish(nats: &str, subject: &str, msgs: Vec<Vec<u8>>) {
+    let js = async_nats::jetstream::new(async_nats::connect(nats).await.unwrap());
+    let mut acks = Vec::with_capacity(512);
+    for m in msgs {
+        acks.push(js.publish(subject.to_string(), m.into()).await.unwrap());
+        if acks.len() == 512 {
+            for a in acks.drain(..) {
+                a.await.unwrap();
+            }
+        }
+    }
+    for a in acks {
+        a.await.unwrap();
+    }
+}
+
+/// Samples/s from the first publish until all are read, and until all are stored.
+async fn ingest_run(
+    target: &Target,
+    nats: &str,
+    dir: &std::path::Path,
+    run: usize,
+    samples: usize,
+) -> (f64, f64) {
+    let name = format!("BM_{}_{run}", target.name.to_uppercase());
+    let server = Server::start(&target.fresh(&name).await, nats, &name, dir, 1000).await;
+    // Two hours back: the samples fill closed windows, stored once they go quiet.
+    let base = chrono::Utc::now().timestamp() / 7200 * 7200 - 7200;
+    let msgs = messages(1000, samples, base);
+    let t0 = Instant::now();
+    publish(nats, &format!("{name}.metrics"), msgs).await;
+    server
+        .wait_counter("jobledger_samples_received_total", samples as f64)
+        .await;
+    let read = t0.elapsed().as_secs_f64();
+    server
+        .wait_counter("jobledger_samples_stored_total", samples as f64)
+        .await;
+    let stored = t0.elapsed().as_secs_f64();
+    eprintln!(
+        "  {} run {run}: {samples} samples read in {read:.2} s, stored in {stored:.2} s",
+        target.name
+    );
+    (samples as f64 / read, samples as f64 / stored)
+}
+
+/// p50 and p95 (ms) of a 64-node job's 10 metrics over 24 h at node scope.
+async fn query_run(
+    target: &Target,
+    nats: &str,
+    dir: &std::path::Path,
+    queries: usize,
+) -> (f64, f64) {
+    let name = format!("BQ_{}", target.name.to_uppercase());
+    let server = Server::start(&target.fresh(&name).await, nats, &name, dir, 64).await;
+    let start = chrono::Utc::now().timestamp() / 7200 * 7200 - 2 * 86_400;
+    let mut rng = StdRng::seed_from_u64(3);
+    let mut lines = Vec::new();
+    for step in 0..1440 {
+        for n in 0..64 {
+            for m in 0..10 {
+                let v = (rng.gen_range(0.0..1000.0f64) * 100.0).round() / 100.0;
+                lines.push(format!(
+                    "node{m:02},hostname=b{n:04} value={v} {}",
+                    start + 60 * step
+                ));
+            }
+        }
+    }
+    let total = lines.len();
+    publish(
+        nats,
+        &format!("{name}.metrics"),
+        lines
+            .chunks(1000)
+            .map(|c| c.join("\n").into_bytes())
+            .collect(),
+    )
+    .await;
+    server
+        .wait_counter("jobledger_samples_stored_total", total as f64)
+        .await;
+    let hosts: Vec<_> = (0..64)
+        .map(|n| json!({"hostname": format!("b{n:04}")}))
+        .collect();
+    let job = json!({"jobId": 1, "cluster": "bench", "user": "u", "project": "p", "numNodes": 64,
+        "startTime": start, "resources": hosts});
+    let r: serde_json::Value = server
+        .http
+        .post(format!("{}/api/jobs/start_job/", server.base))
+        .body(job.to_string())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = r["id"].as_i64().unwrap();
+    let stop = json!({"jobId": 1, "cluster": "bench", "startTime": start, "stopTime": start + 86_399, "jobState": "completed"});
+    server
+        .http
+        .post(format!("{}/api/jobs/stop_job/", server.base))
+        .body(stop.to_string())
+        .send()
+        .await
+        .unwrap();
+    let q: Vec<String> = (0..10).map(|m| format!("metric=node{m:02}")).collect();
+    let path = format!("/api/jobs/{id}/metrics?scope=node&{}", q.join("&"));
+    let mut ms = Vec::new();
+    for _ in 0..queries {
+        let t0 = Instant::now();
+        let body = server.get(&path).await;
+        ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(
+            body["node00"]["node"]["series"].as_array().map(Vec::len),
+            Some(64),
+            "{body}"
+        );
+    }
+    (percentile(&mut ms, 0.5), percentile(&mut ms, 0.95))
+}
+
+/// Bytes per sample of pcodec (as stored) and zstd on the series of real `data.json` files.
+fn real_data(dir: &str) -> Option<(f64, f64, usize)> {
+    let (mut pco, mut zstd, mut samples) = (0, 0, 0);
+    for e in std::fs::read_dir(dir).ok()?.flatten() {
+        let text = std::fs::read_to_string(e.path()).ok()?;
+        let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
+        for scopes in doc.as_object()?.values() {
+            for scope in scopes.as_object()?.values() {
+                for s in scope["series"].as_array()? {
+                    let v: Vec<f64> = s["data"]
+                        .as_array()?
+                        .iter()
+                        .map(|x| x.as_f64().unwrap_or(f64::NAN))
+                        .collect();
+                    for c in v.chunks(120) {
+                        pco += codec::encode(c).len();
+                        let bytes: Vec<u8> = c.iter().flat_map(|x| x.to_le_bytes()).collect();
+                        zstd += zstd::bulk::compress(&bytes, 3).unwrap().len();
+                        samples += c.len();
+                    }
+                }
+            }
+        }
+    }
+    (samples > 0).then(|| {
+        (
+            pco as f64 / samples as f64,
+            zstd as f64 / samples as f64,
+            samples,
+        )
+    })
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let runs = env_num("BENCH_RUNS", 3) as usize;
+    let samples = env_num("BENCH_SAMPLES", 3_000_000) as usize;
+    let series = env_num("BENCH_SERIES", 760_000) as usize;
+    let queries = env_num("BENCH_QUERIES", 50) as usize;
+    let append = decode_and_append(runs);
+    println!("decode + append, one thread: {append:.0} samples/s (median of {runs}, 2,000,000 samples in messages of 1,000 lines)");
+    let (rounded, lossless, zstd, chunks) = bytes_per_sample(series);
+    println!("{series} series x 120 samples: pcodec {rounded:.2} B/sample as stored (2 decimals), pcodec lossless {lossless:.2}, zstd-3 lossless {zstd:.2}, raw f64 8.00");
+    if let Ok(dir) = std::env::var("BENCH_REAL_DATA") {
+        if let Some((p, z, n)) = real_data(&dir) {
+            println!("real data.json series ({n} samples, 2 decimals as archived): pcodec {p:.2} B/sample, zstd-3 {z:.2}");
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let nats = support::Nats::start(&dir.path().join("nats"));
+    let nats_url = format!("nats://127.0.0.1:{}", nats.port);
+    let mut targets = vec![Target {
+        name: "sqlite",
+        base: dir.path().display().to_string(),
+    }];
+    targets.extend(postgres_target().await);
+    println!("| database | bytes/sample held (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95 |");
+    println!("|---|---|---|---|---|");
+    for t in &targets {
+        let held = stored_bytes(t, chunks.clone()).await;
+        let (mut read, mut stored) = (Vec::new(), Vec::new());
+        for run in 0..runs {
+            let (r, s) = ingest_run(t, &nats_url, dir.path(), run, samples).await;
+            read.push(r);
+            stored.push(s);
+        }
+        let (p50, p95) = query_run(t, &nats_url, dir.path(), queries).await;
+        println!(
+            "| {} | {held:.2} | {:.0} | {:.0} | {p50:.1} ms / {p95:.1} ms |",
+            t.name,
+            median(read),
+            median(stored)
+        );
+    }
+}
