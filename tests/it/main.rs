@@ -22,6 +22,7 @@ mod fuzz;
 mod http_api;
 mod layers;
 mod live;
+mod metric_retention;
 mod metric_store;
 mod nodes;
 mod openapi;
