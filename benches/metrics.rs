@@ -149,7 +149,7 @@ fn bench_tsdb(nodes: usize) -> Tsdb {
         name: "bench".into(),
         subclusters: Vec::new(),
         metrics: Arc::new(MetricSet::new(metrics)),
-        cluster_json: Some(Arc::new(cluster_json(nodes))),
+        cluster_json: Some(Arc::new(cluster_json(nodes).to_string())),
     }]);
     let config = jobledger::config::Config::from_toml("", "bench").unwrap();
     Tsdb::new(config.metrics, clusters, Arc::new(Metrics::new()))

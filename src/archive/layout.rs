@@ -31,8 +31,12 @@ pub(super) fn data_json() -> Vec<u8> {
     b"{}".to_vec()
 }
 
-/// A minimal `cluster.json` in cc-backend's format for a cluster without one.
+/// The cluster's `cluster.json` as configured (`cluster_json`), else a minimal one in
+/// cc-backend's format.
 pub(super) fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
+    if let Some(text) = known.and_then(|c| c.cluster_json.as_ref()) {
+        return text.as_bytes().to_vec();
+    }
     let subclusters: Vec<Value> = match known {
         Some(c) if !c.subclusters.is_empty() => c
             .subclusters

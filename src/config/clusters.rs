@@ -131,6 +131,6 @@ fn from_cluster_json(name: &str, path: &Path) -> Result<Cluster, String> {
         name: name.to_string(),
         subclusters,
         metrics: Arc::new(MetricSet::new(metrics)),
-        cluster_json: Some(Arc::new(doc)),
+        cluster_json: Some(Arc::new(text)),
     })
 }

@@ -22,8 +22,9 @@ pub struct Cluster {
     pub subclusters: Vec<SubCluster>,
     /// The cluster's metrics: from `cluster_json`, else the built-in default.
     pub metrics: Arc<MetricSet>,
-    /// The `cluster.json` given with `cluster_json`, written to the archive as it is.
-    pub cluster_json: Option<Arc<serde_json::Value>>,
+    /// The text of the `cluster.json` given with `cluster_json`, written to the archive
+    /// as it is.
+    pub cluster_json: Option<Arc<String>>,
 }
 
 static DEFAULT_METRICS: LazyLock<Arc<MetricSet>> =

@@ -44,16 +44,24 @@ async fn a_stopped_job_is_archived_at_the_contract_path_with_its_final_state(db:
     let tdb = TestDb::new(db).await;
     let root = tempfile::tempdir().unwrap();
     let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = archive_toml(root.path(), "");
+    // emmy as cc-backend describes it: its cluster file goes to the archive as it is.
+    let emmy = std::fs::canonicalize("../shared/reference/ccb/clusters/emmy.json").unwrap();
+    setup.extra = format!(
+        "{}[[clusters]]\nname = \"emmy\"\ncluster_json = \"{}\"\n",
+        archive_toml(root.path(), ""),
+        emmy.display()
+    );
     let app = TestApp::spawn(setup).await;
     let mut start = start_json(1403244, 1608923076);
     start["cluster"] = json!("emmy");
+    start["resources"] = json!([{"hostname": "w1127"}]);
     start["tags"] = json!([{"type": "app", "name": "vasp"}]);
     start["metaData"] = json!({"jobName": "relax"});
     start["submitTime"] = json!(1608920000);
     start["requestedMemory"] = json!(64000);
     let mut quiet = start_json(7, 1608923076);
     quiet["cluster"] = json!("emmy");
+    quiet["resources"] = json!([{"hostname": "w1128"}]);
     quiet["monitoringStatus"] = json!(0);
     for j in [&start, &quiet] {
         assert_eq!(
@@ -83,9 +91,10 @@ async fn a_stopped_job_is_archived_at_the_contract_path_with_its_final_state(db:
         "3"
     );
     assert_eq!(
-        read_json(&root.path().join("emmy/cluster.json"))["name"],
-        "emmy"
+        std::fs::read(root.path().join("emmy/cluster.json")).unwrap(),
+        std::fs::read(&emmy).unwrap()
     );
+    assert_eq!(meta["subCluster"], "haswell");
     assert_eq!(
         (
             &meta["jobState"],
