@@ -7,6 +7,8 @@
 //!   [`domain::nodestate`]) and the rules that keep the ledger exact ([`domain::rules`]).
 //! - [`store`]: one transaction per batch in SQLite or Postgres; all SQL lives here.
 //! - [`ingest`]: the JetStream consumer loop (ack after commit) and the held-stop sweeper.
+//! - [`tsdb`]: node metrics, the other stream: cc-metric-collector lines → open windows →
+//!   compressed chunks in the database, and the series read back per job or node.
 //! - [`archive`]: finished jobs to a cc-backend job archive, queued in the database.
 //! - [`http`]: the cc-backend compatible REST API, health and metrics.
 //!

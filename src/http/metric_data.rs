@@ -87,7 +87,7 @@ pub(super) async fn node_metrics(
     let to = p
         .parsed::<i64>("to")?
         .unwrap_or_else(|| chrono::Utc::now().timestamp());
-    let from = p.parsed::<i64>("from")?.unwrap_or(to - 3600);
+    let from = p.parsed::<i64>("from")?.unwrap_or(to.saturating_sub(3600));
     if from > to {
         return Err(ApiError::bad_request("`from` must not be after `to`"));
     }

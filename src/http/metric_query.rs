@@ -162,6 +162,13 @@ async fn answer(
             q.metric, req.cluster
         ));
     };
+    let slots = req.to.saturating_sub(req.from) / config.timestep;
+    if slots > crate::tsdb::read::MAX_SLOTS {
+        return fail(format!(
+            "the time window holds {slots} samples per series; at most {} are served",
+            crate::tsdb::read::MAX_SLOTS
+        ));
+    }
     let scope = match q.scope.as_deref() {
         None => Scope::Node,
         Some(s) => match Scope::parse(s) {

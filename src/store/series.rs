@@ -238,7 +238,12 @@ impl Store {
             for id in part {
                 q = q.bind(*id);
             }
-            for r in &q.bind(from - span).bind(to).fetch_all(&mut *conn).await? {
+            for r in &q
+                .bind(from.saturating_sub(span))
+                .bind(to)
+                .fetch_all(&mut *conn)
+                .await?
+            {
                 let id: i64 = r.try_get(0)?;
                 out.push(StoredChunk {
                     key: series[&id].clone(),

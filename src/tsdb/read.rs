@@ -22,7 +22,9 @@ pub(crate) struct Grid {
 impl Grid {
     fn new(key: SeriesKey, timestep: i64, (from, to): (i64, i64)) -> Grid {
         let start = from.div_euclid(timestep) * timestep;
-        let len = ((to - start) / timestep + 1).clamp(0, MAX_SLOTS);
+        let len = (to.saturating_sub(start) / timestep)
+            .saturating_add(1)
+            .clamp(0, MAX_SLOTS);
         Grid {
             key,
             timestep,
@@ -38,7 +40,9 @@ impl Grid {
                 continue;
             }
             let t = start + i64::try_from(i).unwrap_or(0) * self.timestep;
-            let offset = t - self.start;
+            let Some(offset) = t.checked_sub(self.start) else {
+                continue;
+            };
             if offset < 0 || offset % self.timestep != 0 {
                 continue;
             }
