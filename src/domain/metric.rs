@@ -3,7 +3,6 @@
 //! of a finer level add up to a coarser one.
 
 use serde::Deserialize;
-use std::collections::HashMap;
 use std::fmt;
 
 /// The level a sample describes (cc-metric-collector's `type` tag).
@@ -200,7 +199,8 @@ pub fn default_metrics() -> Vec<MetricConfig> {
 /// A cluster's metrics by name, for the ingest path's per-sample lookup.
 #[derive(Debug, Clone, Default)]
 pub struct MetricSet {
-    by_name: HashMap<String, MetricConfig>,
+    // foldhash: looked up once per sample on the ingest path.
+    by_name: foldhash::HashMap<String, MetricConfig>,
 }
 
 impl MetricSet {

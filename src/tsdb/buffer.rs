@@ -4,7 +4,8 @@
 
 use super::line::Sample;
 use crate::domain::metric::SeriesKey;
-use std::collections::{BTreeMap, HashMap};
+use foldhash::{HashMap, HashMapExt};
+use std::collections::BTreeMap;
 
 pub(crate) struct Series {
     pub key: SeriesKey,
@@ -22,15 +23,55 @@ pub(crate) struct Window {
     pub first_seq: u64,
     /// Stream time of the newest message with a sample here.
     pub last_arrival: i64,
-    pub grids: HashMap<u32, Box<[f64]>>,
+    pub grids: Grids,
+}
+
+/// A window's grids by local series number: a vector, not a map, because a node's
+/// series have neighbouring numbers and a collector sends them together, so appending a
+/// message walks memory in order instead of hashing into a table of a million entries.
+#[derive(Default)]
+pub(crate) struct Grids(Vec<Option<Box<[f64]>>>);
+
+impl Grids {
+    pub(crate) fn get(&self, id: u32) -> Option<&[f64]> {
+        self.0.get(id as usize)?.as_deref()
+    }
+
+    fn get_or_insert(&mut self, id: u32, slots: usize) -> &mut [f64] {
+        let i = id as usize;
+        if self.0.len() <= i {
+            self.0.resize_with(i + 1, || None);
+        }
+        self.0[i].get_or_insert_with(|| vec![f64::NAN; slots].into_boxed_slice())
+    }
+
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, &[f64])> {
+        self.0
+            .iter()
+            .enumerate()
+            .filter_map(|(i, g)| Some((u32::try_from(i).ok()?, g.as_deref()?)))
+    }
+}
+
+/// The series of one node, by the rest of their key.
+#[derive(Default)]
+struct Node {
+    cluster: String,
+    host: String,
+    series: HashMap<Box<str>, u32>,
+    ids: Vec<u32>,
 }
 
 pub(crate) struct Buffer {
     /// Seconds a chunk covers; windows start at multiples of it.
     pub chunk: i64,
-    index: HashMap<Box<str>, u32>,
+    /// Nodes by `cluster\x1fhost`, then their series: the second level is small and
+    /// hot while a node's message is appended.
+    nodes: HashMap<Box<str>, usize>,
+    node_list: Vec<Node>,
+    /// The node of the previous sample, most often the node of this one.
+    last_node: usize,
     pub series: Vec<Series>,
-    by_host: HashMap<(String, String), Vec<u32>>,
     /// Windows still open, by window number (start / chunk).
     pub open: BTreeMap<i64, Window>,
     /// Samples for windows already closed: merged into their stored chunks at the next
@@ -47,9 +88,10 @@ impl Buffer {
     pub(crate) fn new(chunk: i64) -> Buffer {
         Buffer {
             chunk,
-            index: HashMap::new(),
+            nodes: HashMap::new(),
+            node_list: Vec::new(),
+            last_node: usize::MAX,
             series: Vec::new(),
-            by_host: HashMap::new(),
             open: BTreeMap::new(),
             late: BTreeMap::new(),
             closed_before: i64::MIN,
@@ -58,31 +100,49 @@ impl Buffer {
         }
     }
 
-    /// The local number of the series `s` belongs to, made if new.
-    fn series_of(&mut self, s: &Sample<'_>, timestep: i64) -> u32 {
+    /// The node `s` comes from, made if new.
+    fn node_of(&mut self, s: &Sample<'_>) -> usize {
+        if let Some(n) = self.node_list.get(self.last_node) {
+            if n.host == s.host && n.cluster == s.cluster {
+                return self.last_node;
+            }
+        }
         let k = &mut self.scratch;
         k.clear();
-        for part in [
-            s.cluster,
-            s.host,
-            s.metric,
-            s.scope.name(),
-            s.scope_id,
-            s.stype,
-            s.stype_id,
-        ] {
+        k.push_str(s.cluster);
+        k.push('\u{1f}');
+        k.push_str(s.host);
+        let n = if let Some(n) = self.nodes.get(k.as_str()) {
+            *n
+        } else {
+            self.nodes.insert(k.as_str().into(), self.node_list.len());
+            self.node_list.push(Node {
+                cluster: s.cluster.into(),
+                host: s.host.into(),
+                ..Node::default()
+            });
+            self.node_list.len() - 1
+        };
+        self.last_node = n;
+        n
+    }
+
+    /// The local number of the series `s` belongs to, made if new.
+    fn series_of(&mut self, s: &Sample<'_>, timestep: i64) -> u32 {
+        let n = self.node_of(s);
+        let k = &mut self.scratch;
+        k.clear();
+        for part in [s.metric, s.scope.name(), s.scope_id, s.stype, s.stype_id] {
             k.push_str(part);
             k.push('\u{1f}');
         }
-        if let Some(id) = self.index.get(k.as_str()) {
+        let node = &mut self.node_list[n];
+        if let Some(id) = node.series.get(k.as_str()) {
             return *id;
         }
         let id = u32::try_from(self.series.len()).unwrap_or(u32::MAX);
-        self.index.insert(k.as_str().into(), id);
-        self.by_host
-            .entry((s.cluster.to_string(), s.host.to_string()))
-            .or_default()
-            .push(id);
+        node.series.insert(k.as_str().into(), id);
+        node.ids.push(id);
         self.series.push(Series {
             key: SeriesKey {
                 cluster: s.cluster.into(),
@@ -116,15 +176,12 @@ impl Buffer {
         let window = windows.entry(w).or_insert_with(|| Window {
             first_seq: seq,
             last_arrival: arrived,
-            grids: HashMap::new(),
+            grids: Grids::default(),
         });
         window.first_seq = window.first_seq.min(seq);
         window.last_arrival = window.last_arrival.max(arrived);
         let slots = slots(chunk, timestep);
-        let grid = window
-            .grids
-            .entry(id)
-            .or_insert_with(|| vec![f64::NAN; slots].into_boxed_slice());
+        let grid = window.grids.get_or_insert(id, slots);
         let slot = usize::try_from((s.time - w * chunk) / timestep).unwrap_or(0);
         if let Some(v) = grid.get_mut(slot) {
             *v = s.value;
@@ -178,17 +235,18 @@ impl Buffer {
 
     /// Local series of one node.
     pub(crate) fn series_on(&self, cluster: &str, host: &str) -> &[u32] {
-        self.by_host
-            .get(&(cluster.to_string(), host.to_string()))
-            .map_or(&[], Vec::as_slice)
+        let key = format!("{cluster}\u{1f}{host}");
+        self.nodes
+            .get(key.as_str())
+            .map_or(&[], |n| self.node_list[*n].ids.as_slice())
     }
 
     /// Nodes of `cluster` with series in memory.
     pub(crate) fn hosts(&self, cluster: &str) -> Vec<String> {
-        self.by_host
-            .keys()
-            .filter(|(c, _)| c == cluster)
-            .map(|(_, h)| h.clone())
+        self.node_list
+            .iter()
+            .filter(|n| n.cluster == cluster)
+            .map(|n| n.host.clone())
             .collect()
     }
 
@@ -197,8 +255,8 @@ impl Buffer {
         self.open
             .values()
             .chain(self.late.values())
-            .flat_map(|w| w.grids.values())
-            .map(|g| g.len())
+            .flat_map(|w| w.grids.iter())
+            .map(|(_, g)| g.len())
             .sum()
     }
 
@@ -243,8 +301,8 @@ mod tests {
         b.append(&sample(1259, 2.0), 60, (2, 1260)); // same slot: the last value stays
         b.append(&sample(1800, 3.0), 60, (3, 1800));
         b.next_seq = 4;
-        assert_eq!(b.open[&2].grids[&0][0], 2.0);
-        assert!(b.open[&2].grids[&0][1].is_nan());
+        assert_eq!(b.open[&2].grids.get(0).unwrap()[0], 2.0);
+        assert!(b.open[&2].grids.get(0).unwrap()[1].is_nan());
         assert_eq!(b.open[&2].first_seq, 1);
         assert_eq!(b.closable(1800 + 60, 60), vec![2]);
         // Still receiving: not closed until quiet, or a chunk later.

@@ -33,8 +33,8 @@ impl Tsdb {
                 .filter_map(|w| b.open.get(w).map(|win| (*w, win)))
                 .chain(b.late.iter().map(|(w, win)| (*w, win)));
             for (w, win) in windows {
-                for (id, grid) in &win.grids {
-                    let series = &b.series[*id as usize];
+                for (id, grid) in win.grids.iter() {
+                    let series = &b.series[id as usize];
                     let Some(series_id) = series.db_id else {
                         continue;
                     };
@@ -81,7 +81,7 @@ impl Tsdb {
                 .iter()
                 .filter_map(|w| b.open.get(w))
                 .chain(b.late.values())
-                .flat_map(|win| win.grids.keys().copied())
+                .flat_map(|win| win.grids.iter().map(|(id, _)| id))
                 .filter(|id| b.series[*id as usize].db_id.is_none())
                 .collect();
             ids.sort_unstable();

@@ -84,6 +84,35 @@ fn decode_line<'a>(
     default_cluster: Option<&'a str>,
     now: i64,
 ) -> Result<Sample<'a>, Skip> {
+    match super::fastline::parse(line) {
+        Some(p) => sample_of(&p, default_cluster, now),
+        None => by_the_crate(line, default_cluster, now),
+    }
+}
+
+/// The sample a line of the plain shape holds.
+pub(super) fn sample_of<'a>(
+    p: &super::fastline::Plain<'a>,
+    default_cluster: Option<&'a str>,
+    now: i64,
+) -> Result<Sample<'a>, Skip> {
+    sample(
+        p.measurement,
+        p.tags(),
+        p.value,
+        p.timestamp,
+        default_cluster,
+        now,
+    )
+}
+
+/// `line` read by influxdb-line-protocol: every line the fast path leaves, and the
+/// reference the fast path is tested against.
+pub(super) fn by_the_crate<'a>(
+    line: &'a str,
+    default_cluster: Option<&'a str>,
+    now: i64,
+) -> Result<Sample<'a>, Skip> {
     let Some(Ok(p)) = parse_lines(line).next() else {
         return Err(Skip::BadLine);
     };
@@ -103,13 +132,31 @@ fn decode_line<'a>(
             });
         }
     };
-    let (mut cluster, mut host, mut scope, mut scope_id, mut stype, mut stype_id) =
-        (default_cluster, None, None, "", "", "");
     // Borrow the tag values from the line itself: an unescaped value is a slice of it,
     // an escaped one (rare in these tags) is refused rather than copied.
-    for (k, v) in p.series.tag_set.iter().flatten() {
-        let v = borrowed(line, v.as_str());
-        match k.as_str() {
+    let tags = p
+        .series
+        .tag_set
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.as_str(), borrowed(line, v.as_str())));
+    let measurement = borrowed(line, p.series.measurement.as_str()).ok_or(Skip::BadLine)?;
+    sample(measurement, tags, value, p.timestamp, default_cluster, now)
+}
+
+/// A sample from a parsed line: what its tags say, the defaults for what they do not.
+fn sample<'a, 'k>(
+    metric: &'a str,
+    tags: impl Iterator<Item = (&'k str, Option<&'a str>)>,
+    value: f64,
+    timestamp: Option<i64>,
+    default_cluster: Option<&'a str>,
+    now: i64,
+) -> Result<Sample<'a>, Skip> {
+    let (mut cluster, mut host, mut scope, mut scope_id, mut stype, mut stype_id) =
+        (default_cluster, None, None, "", "", "");
+    for (k, v) in tags {
+        match k {
             "cluster" => cluster = v,
             "hostname" | "host" => host = v,
             "type" => scope = Some(v.and_then(Scope::parse).ok_or(Skip::BadType)?),
@@ -126,12 +173,12 @@ fn decode_line<'a>(
     Ok(Sample {
         cluster: cluster.filter(|c| !c.is_empty()).ok_or(Skip::NoCluster)?,
         host: host.filter(|h| !h.is_empty()).ok_or(Skip::NoHost)?,
-        metric: borrowed(line, p.series.measurement.as_str()).ok_or(Skip::BadLine)?,
+        metric,
         scope,
         scope_id,
         stype,
         stype_id,
-        time: p.timestamp.map_or(now, seconds),
+        time: timestamp.map_or(now, seconds),
         value,
     })
 }

@@ -15,6 +15,7 @@ pub mod codec;
 mod commit;
 pub(crate) mod consume;
 pub(crate) mod downsample;
+mod fastline;
 pub(crate) mod line;
 pub(crate) mod read;
 mod retention;

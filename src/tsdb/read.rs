@@ -116,7 +116,7 @@ impl Tsdb {
                     continue;
                 }
                 for (start, win) in b.windows() {
-                    if let Some(values) = win.grids.get(id) {
+                    if let Some(values) = win.grids.get(*id) {
                         out.push((s.key.clone(), s.timestep, start, values.to_vec()));
                     }
                 }
