@@ -356,7 +356,7 @@ async fn ingest_run(
     let name = format!("BM_{}_{run}", target.name.to_uppercase());
     // As many nodes as fill one 2-hour window (120 minutes of their 760 series) with
     // `samples`: each stored chunk holds a full window, as in steady operation.
-    let nodes = (samples / (PER_NODE * 120)).max(1);
+    let nodes = samples.div_ceil(PER_NODE * 120);
     let server = Server::start(&target.fresh(&name).await, nats, &name, dir, nodes).await;
     // The window before the current one: stored once its samples go quiet.
     let base = chrono::Utc::now().timestamp() / 7200 * 7200 - 7200;
