@@ -178,29 +178,36 @@ fn decode_and_append(runs: usize) -> f64 {
     median(rates)
 }
 
-/// (pcodec 2 decimals, pcodec lossless, zstd lossless) bytes per sample, and the rounded
-/// chunks for the database measurement.
-fn bytes_per_sample(series: usize) -> (f64, f64, f64, Vec<Vec<u8>>) {
+/// Bytes per sample of one 2-hour chunk per series (as first stored): pcodec at 2
+/// decimals, pcodec lossless, zstd lossless.
+fn bytes_per_sample(series: usize) -> (f64, f64, f64) {
     let mut rng = StdRng::seed_from_u64(11);
     let (mut rounded, mut lossless, mut zstd, mut samples) = (0usize, 0usize, 0usize, 0usize);
-    let mut keep = Vec::new();
     for s in 0..series {
         let raw = shaped(s % PER_NODE, 120, &mut rng);
-        let r = codec::encode(&round2(&raw));
-        rounded += r.len();
+        rounded += codec::encode(&round2(&raw)).len();
         lossless += codec::encode(&raw).len();
         let bytes: Vec<u8> = raw.iter().flat_map(|x| x.to_le_bytes()).collect();
         zstd += zstd::bulk::compress(&bytes, 3).unwrap().len();
         samples += raw.len();
-        if s % 10 == 0 {
-            keep.push(r);
-        }
     }
     let per = |b: usize| b as f64 / samples as f64;
-    (per(rounded), per(lossless), per(zstd), keep)
+    (per(rounded), per(lossless), per(zstd))
 }
 
-/// Bytes per sample a database holds for `chunks` (120 samples each), tables and indexes.
+/// Day chunks (1,440 samples at 2 decimals, as compaction leaves them) of `series` series
+/// with the same mix of shapes, and their pcodec bytes per sample.
+fn day_chunks(series: usize) -> (Vec<Vec<u8>>, f64) {
+    let mut rng = StdRng::seed_from_u64(13);
+    let chunks: Vec<Vec<u8>> = (0..series)
+        .map(|s| codec::encode(&round2(&shaped(s % PER_NODE, 1440, &mut rng))))
+        .collect();
+    let bytes: usize = chunks.iter().map(Vec::len).sum();
+    let per = bytes as f64 / (series * 1440) as f64;
+    (chunks, per)
+}
+
+/// Bytes per sample a database holds for `chunks` (1,440 samples each), tables and indexes.
 async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> f64 {
     use jobledger::domain::metric::{Scope, SeriesKey};
     use jobledger::store::series::ChunkRow;
@@ -236,7 +243,7 @@ async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> f64 {
         .await
         .unwrap();
     let after = db_bytes(&store, target).await;
-    (after - before) as f64 / (n * 120) as f64
+    (after - before) as f64 / (n * 1440) as f64
 }
 
 async fn db_bytes(store: &jobledger::store::Store, target: &Target) -> i64 {
@@ -378,15 +385,17 @@ async fn ingest_run(
     (samples as f64 / read, samples as f64 / stored)
 }
 
-/// p50 and p95 (ms) of a 64-node job's 10 metrics over 24 h at node scope.
+/// p50 and p95 (ms) of a 64-node job's 10 metrics over 24 h at node scope: as first
+/// stored (2-hour chunks), and after a restart has compacted the days that are over.
 async fn query_run(
     target: &Target,
     nats: &str,
     dir: &std::path::Path,
     queries: usize,
-) -> (f64, f64) {
+) -> [(f64, f64); 2] {
     let name = format!("BQ_{}", target.name.to_uppercase());
-    let server = Server::start(&target.fresh(&name).await, nats, &name, dir, 64).await;
+    let db = target.fresh(&name).await;
+    let server = Server::start(&db, nats, &name, dir, 64).await;
     let start = chrono::Utc::now().timestamp() / 7200 * 7200 - 2 * 86_400;
     let mut rng = StdRng::seed_from_u64(3);
     let mut lines = Vec::new();
@@ -440,6 +449,17 @@ async fn query_run(
         .unwrap();
     let q: Vec<String> = (0..10).map(|m| format!("metric=node{m:02}")).collect();
     let path = format!("/api/jobs/{id}/metrics?scope=node&{}", q.join("&"));
+    let fresh = time_queries(&server, &path, queries).await;
+    // The job's stop closed nothing; a restart runs the upkeep pass at once.
+    drop(server);
+    let server = Server::start(&db, nats, &name, dir, 64).await;
+    server
+        .wait_counter("jobledger_metric_series_compacted_total", 640.0)
+        .await;
+    [fresh, time_queries(&server, &path, queries).await]
+}
+
+async fn time_queries(server: &Server, path: &str, queries: usize) -> (f64, f64) {
     let mut ms = Vec::new();
     for _ in 0..queries {
         // Until the whole answer is in; parsing it is the client's business.
@@ -453,17 +473,15 @@ async fn query_run(
         let bytes = r.bytes().await.unwrap();
         ms.push(t0.elapsed().as_secs_f64() * 1000.0);
         let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
-        assert_eq!(
-            body["node00"]["node"]["series"].as_array().map(Vec::len),
-            Some(64),
-            "{body}"
-        );
+        let data = &body["node00"]["node"]["series"][0]["data"];
+        assert_eq!(data.as_array().map(Vec::len), Some(1440), "{body}");
     }
     (percentile(&mut ms, 0.5), percentile(&mut ms, 0.95))
 }
 
-/// Bytes per sample of pcodec (as stored) and zstd on the series of real `data.json` files.
-fn real_data(dir: &str) -> Option<(f64, f64, usize)> {
+/// Bytes per sample of pcodec in chunks of `len` samples, and of zstd, on the series
+/// of real `data.json` files.
+fn real_data(dir: &str, len: usize) -> Option<(f64, f64, usize)> {
     let (mut pco, mut zstd, mut samples) = (0, 0, 0);
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         let text = std::fs::read_to_string(e.path()).ok()?;
@@ -476,7 +494,7 @@ fn real_data(dir: &str) -> Option<(f64, f64, usize)> {
                         .iter()
                         .map(|x| x.as_f64().unwrap_or(f64::NAN))
                         .collect();
-                    for c in v.chunks(120) {
+                    for c in v.chunks(len) {
                         pco += codec::encode(c).len();
                         let bytes: Vec<u8> = c.iter().flat_map(|x| x.to_le_bytes()).collect();
                         zstd += zstd::bulk::compress(&bytes, 3).unwrap().len();
@@ -503,11 +521,18 @@ async fn main() {
     let queries = env_num("BENCH_QUERIES", 50) as usize;
     let append = decode_and_append(runs);
     println!("decode + append, one thread: {append:.0} samples/s (median of {runs}, 2,128,000 samples of 152,000 known series in messages of 1,000 lines)");
-    let (rounded, lossless, zstd, chunks) = bytes_per_sample(series);
-    println!("{series} series x 120 samples: pcodec {rounded:.2} B/sample as stored (2 decimals), pcodec lossless {lossless:.2}, zstd-3 lossless {zstd:.2}, raw f64 8.00");
+    let (rounded, lossless, zstd) = bytes_per_sample(series);
+    println!("{series} series x 120 samples (2-hour chunks): pcodec {rounded:.2} B/sample as stored (2 decimals), pcodec lossless {lossless:.2}, zstd-3 lossless {zstd:.2}, raw f64 8.00");
+    let (chunks, day) = day_chunks(series / 10);
+    println!(
+        "{} series x 1,440 samples (day chunks after compaction): pcodec {day:.2} B/sample",
+        series / 10
+    );
     if let Ok(dir) = std::env::var("BENCH_REAL_DATA") {
-        if let Some((p, z, n)) = real_data(&dir) {
-            println!("real data.json series ({n} samples, 2 decimals as archived): pcodec {p:.2} B/sample, zstd-3 {z:.2}");
+        for len in [120, 1440] {
+            if let Some((p, z, n)) = real_data(&dir, len) {
+                println!("real data.json series ({n} samples, 2 decimals as archived), chunks of {len}: pcodec {p:.2} B/sample, zstd-3 {z:.2}");
+            }
         }
     }
     if samples == 0 {
@@ -521,8 +546,8 @@ async fn main() {
         base: dir.path().display().to_string(),
     }];
     targets.extend(postgres_target().await);
-    println!("| database | bytes/sample held (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95 |");
-    println!("|---|---|---|---|---|");
+    println!("| database | bytes/sample held, day chunks (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95, 2-hour chunks | after compaction |");
+    println!("|---|---|---|---|---|---|");
     for t in &targets {
         let held = stored_bytes(t, chunks.clone()).await;
         let (mut read, mut stored) = (Vec::new(), Vec::new());
@@ -531,9 +556,9 @@ async fn main() {
             read.push(r);
             stored.push(s);
         }
-        let (p50, p95) = query_run(t, &nats_url, dir.path(), queries).await;
+        let [(f50, f95), (c50, c95)] = query_run(t, &nats_url, dir.path(), queries).await;
         println!(
-            "| {} | {held:.2} | {:.0} | {:.0} | {p50:.1} ms / {p95:.1} ms |",
+            "| {} | {held:.2} | {:.0} | {:.0} | {f50:.1} ms / {f95:.1} ms | {c50:.1} ms / {c95:.1} ms |",
             t.name,
             median(read),
             median(stored)

@@ -45,6 +45,8 @@ pub struct Metrics {
     pub samples_unknown: Family<SeriesLabels, Counter>,
     pub chunk_bytes_written: Counter,
     pub chunks_merged: Counter,
+    /// Series whose chunks of a day were compacted into one.
+    pub series_compacted: Counter,
     pub metric_series: Gauge,
     pub metric_slots_in_memory: Gauge,
     pub metric_stream_pending: Gauge,
@@ -99,6 +101,7 @@ impl Metrics {
             samples_unknown: Family::default(),
             chunk_bytes_written: Counter::default(),
             chunks_merged: Counter::default(),
+            series_compacted: Counter::default(),
             metric_series: Gauge::default(),
             metric_slots_in_memory: Gauge::default(),
             metric_stream_pending: Gauge::default(),
@@ -210,6 +213,11 @@ impl Metrics {
             "jobledger_metric_chunks_merged",
             "Chunks merged into stored ones (late samples, replays)",
             self.chunks_merged.clone(),
+        );
+        r.register(
+            "jobledger_metric_series_compacted",
+            "Series whose chunks of a day became one",
+            self.series_compacted.clone(),
         );
         r.register(
             "jobledger_metric_series",

@@ -7,6 +7,7 @@
 mod apply;
 pub(crate) mod archive;
 mod bulk;
+pub mod compact;
 mod edit;
 mod fault;
 mod filter;

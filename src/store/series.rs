@@ -171,7 +171,7 @@ impl Store {
                 out.merged += 1;
                 if let Some(data) = merge(&old, &r.data) {
                     out.bytes += data.len();
-                    sqlx::query(
+                    let done = sqlx::query(
                         "UPDATE metric_chunk SET data = $1 WHERE series_id = $2 AND start = $3",
                     )
                     .bind(data)
@@ -179,6 +179,10 @@ impl Store {
                     .bind(r.start)
                     .execute(&mut *tx)
                     .await?;
+                    // Compaction replaced the row meanwhile: try the whole commit again.
+                    if done.rows_affected() != 1 {
+                        return Err(sqlx::Error::RowNotFound);
+                    }
                 }
             }
         }

@@ -13,6 +13,7 @@
 mod buffer;
 pub mod codec;
 mod commit;
+mod compact;
 pub(crate) mod consume;
 pub(crate) mod downsample;
 mod fastline;

@@ -20,7 +20,7 @@ pub(crate) struct Grid {
 }
 
 impl Grid {
-    fn new(key: SeriesKey, timestep: i64, (from, to): (i64, i64)) -> Grid {
+    pub(crate) fn new(key: SeriesKey, timestep: i64, (from, to): (i64, i64)) -> Grid {
         let start = from.div_euclid(timestep) * timestep;
         let len = (to.saturating_sub(start) / timestep)
             .saturating_add(1)
@@ -34,7 +34,7 @@ impl Grid {
     }
 
     /// Lay the samples of a chunk starting at `start` over this grid; gaps do not erase.
-    fn overlay(&mut self, start: i64, values: &[f64]) {
+    pub(crate) fn overlay(&mut self, start: i64, values: &[f64]) {
         for (i, v) in values.iter().enumerate() {
             if v.is_nan() {
                 continue;
@@ -70,7 +70,8 @@ impl Tsdb {
         // Memory first: a commit stores windows before it drops them from memory, so
         // whatever is gone from memory by now is in the database when it is read next.
         let held = self.held(cluster, hosts, metrics);
-        let span = self.chunk_secs();
+        // A compacted chunk covers a day and may run past midnight by one window.
+        let span = super::compact::DAY + self.chunk_secs();
         let stored = store
             .metric_chunks(cluster, hosts, metrics, (from, to), span)
             .await?;

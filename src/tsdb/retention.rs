@@ -1,5 +1,6 @@
-//! Metric retention: a `try_once` loop that drops chunks older than `retention_hours`,
-//! except on the nodes of jobs that run or wait for the archive.
+//! Metric upkeep: a `try_once` loop that drops chunks older than `retention_hours`,
+//! except on the nodes of jobs that run or wait for the archive, then compacts the days
+//! that are over (`compact.rs`).
 
 use super::Tsdb;
 use crate::store::Store;
@@ -16,15 +17,21 @@ impl Tsdb {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            match self
-                .retention_once(&store, chrono::Utc::now().timestamp())
-                .await
-            {
+            let now = chrono::Utc::now().timestamp();
+            match self.retention_once(&store, now).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(chunks = n, "metric retention: dropped old chunks"),
                 Err(e) => tracing::warn!(
                     error = format!("{e:#}"),
                     "metric retention failed; will retry"
+                ),
+            }
+            match self.compact_once(&store, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(series = n, "metric compaction: days stored as one chunk"),
+                Err(e) => tracing::warn!(
+                    error = format!("{e:#}"),
+                    "metric compaction failed; will retry"
                 ),
             }
         }
@@ -33,7 +40,9 @@ impl Tsdb {
     /// One pass at `now` (Unix seconds): how many chunks were dropped.
     pub async fn retention_once(&self, store: &Store, now: i64) -> Result<u64, sqlx::Error> {
         let keep = i64::try_from(self.config.retention.as_secs()).unwrap_or(i64::MAX / 2);
-        store.metric_retention(now - keep, self.chunk_secs()).await
+        // The longest a chunk can span: a compacted day and one window past midnight.
+        let span = super::compact::DAY + self.chunk_secs();
+        store.metric_retention(now - keep, span).await
     }
 
     /// Nodes of `cluster` with series, stored or in memory.

@@ -105,3 +105,110 @@ async fn old_chunks_go_except_on_the_nodes_of_unarchived_jobs(db: Db) {
     assert_eq!(store.metric_retention(100_000, span).await.unwrap(), 2);
     assert!(held("host1").await.is_empty());
 }
+
+on_both_databases!(a_day_of_chunks_is_compacted_into_one_and_late_samples_join_it);
+
+async fn chunk_values(store: &jobledger::store::Store) -> Vec<(i64, Vec<f64>)> {
+    store
+        .metric_chunks(
+            "testcluster",
+            &["host1".to_string()],
+            &[],
+            (0, 10 * 86_400),
+            2 * 86_400,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.start, jobledger::tsdb::codec::decode(&c.data).unwrap()))
+        .collect()
+}
+
+async fn a_day_of_chunks_is_compacted_into_one_and_late_samples_join_it(db: Db) {
+    let tdb = TestDb::new(db).await;
+    let store = tdb.store().await;
+    store.migrate().await.unwrap();
+    let day = 3 * 86_400;
+    let id = store.metric_series_ids(&[key("host1")]).await.unwrap()[0];
+    // Twelve 2-hour chunks of day 3, minute m holding m.
+    let rows = (0..12)
+        .map(|w| {
+            let v: Vec<f64> = (0..120).map(|m| f64::from(w * 120 + m)).collect();
+            let data = jobledger::tsdb::codec::encode(&v);
+            ChunkRow {
+                series_id: id,
+                start: day + i64::from(w) * 7200,
+                timestep: 60,
+                data,
+            }
+        })
+        .collect();
+    store.store_chunks(rows, "s", 1, |_, _| None).await.unwrap();
+    let config = jobledger::config::Config::from_toml(
+        "[metrics]\nstream = \"s\"\nretention_hours = 10000",
+        "t",
+    )
+    .unwrap();
+    let tsdb = jobledger::tsdb::Tsdb::new(
+        config.metrics,
+        Clusters::default(),
+        std::sync::Arc::new(jobledger::metrics::Metrics::new()),
+    );
+    // Not before the day is over.
+    assert_eq!(tsdb.compact_once(&store, day + 86_400).await.unwrap(), 0);
+    assert_eq!(
+        tsdb.compact_once(&store, day + 2 * 86_400).await.unwrap(),
+        1
+    );
+    let chunks = chunk_values(&store).await;
+    assert_eq!(chunks.len(), 1);
+    assert_eq!(chunks[0].0, day);
+    let want: Vec<f64> = (0..1440).map(f64::from).collect();
+    assert_eq!(chunks[0].1, want);
+    // A late sample for minute 125 arrives as a chunk of its window; the next pass
+    // (which looks at the last day again) folds it in.
+    let mut late = vec![f64::NAN; 120];
+    late[5] = -1.0;
+    let row = ChunkRow {
+        series_id: id,
+        start: day + 7200,
+        timestep: 60,
+        data: jobledger::tsdb::codec::encode(&late),
+    };
+    store
+        .store_chunks(vec![row], "s", 2, |_, _| None)
+        .await
+        .unwrap();
+    assert_eq!(
+        tsdb.compact_once(&store, day + 2 * 86_400 + 600)
+            .await
+            .unwrap(),
+        1
+    );
+    let chunks = chunk_values(&store).await;
+    assert_eq!(chunks.len(), 1);
+    let mut want = want;
+    want[125] = -1.0;
+    assert_eq!(chunks[0].1, want);
+    // A chunk committed at the day's start merges into the compacted one.
+    let mut first = vec![f64::NAN; 120];
+    first[0] = 42.0;
+    let row = ChunkRow {
+        series_id: id,
+        start: day,
+        timestep: 60,
+        data: jobledger::tsdb::codec::encode(&first),
+    };
+    store
+        .store_chunks(vec![row], "s", 3, |old, new| {
+            let (old, new) = (
+                jobledger::tsdb::codec::decode(old).unwrap(),
+                jobledger::tsdb::codec::decode(new).unwrap(),
+            );
+            jobledger::tsdb::codec::merge(&old, &new).map(|v| jobledger::tsdb::codec::encode(&v))
+        })
+        .await
+        .unwrap();
+    want[0] = 42.0;
+    assert_eq!(chunk_values(&store).await[0].1, want);
+}
