@@ -392,7 +392,7 @@ async fn query_run(
     nats: &str,
     dir: &std::path::Path,
     queries: usize,
-) -> [(f64, f64); 2] {
+) -> [(f64, f64); 3] {
     let name = format!("BQ_{}", target.name.to_uppercase());
     let db = target.fresh(&name).await;
     let server = Server::start(&db, nats, &name, dir, 64).await;
