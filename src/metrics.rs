@@ -48,6 +48,9 @@ pub struct Metrics {
     /// Series whose chunks of a day were compacted into one.
     pub series_compacted: Counter,
     pub metric_series: Gauge,
+    /// Chunks in the database and their compressed bytes, as of the last upkeep pass.
+    pub metric_chunks_held: Gauge,
+    pub metric_chunk_bytes_held: Gauge,
     pub metric_slots_in_memory: Gauge,
     pub metric_stream_pending: Gauge,
     /// Seconds since the newest sample, per metric, set at scrape time.
@@ -103,6 +106,8 @@ impl Metrics {
             chunks_merged: Counter::default(),
             series_compacted: Counter::default(),
             metric_series: Gauge::default(),
+            metric_chunks_held: Gauge::default(),
+            metric_chunk_bytes_held: Gauge::default(),
             metric_slots_in_memory: Gauge::default(),
             metric_stream_pending: Gauge::default(),
             metric_age: Family::default(),
@@ -213,6 +218,16 @@ impl Metrics {
             "jobledger_metric_chunks_merged",
             "Chunks merged into stored ones (late samples, replays)",
             self.chunks_merged.clone(),
+        );
+        r.register(
+            "jobledger_metric_chunks_held",
+            "Metric chunks in the database (as of the last upkeep pass)",
+            self.metric_chunks_held.clone(),
+        );
+        r.register(
+            "jobledger_metric_chunk_bytes_held",
+            "Compressed bytes of the metric chunks in the database",
+            self.metric_chunk_bytes_held.clone(),
         );
         r.register(
             "jobledger_metric_series_compacted",

@@ -12,15 +12,16 @@ CREATE TABLE metric_series (
     UNIQUE (cluster, host, metric, scope, scope_id, stype, stype_id)
 );
 
--- WITHOUT ROWID: one b-tree clustered by series and time, so a query reads a series'
--- chunks in one range and no second index is stored.
+-- A rowid table, not WITHOUT ROWID: chunks are blobs of a few kB, and an index b-tree
+-- (which WITHOUT ROWID is) keeps at most a quarter of a page in place, spilling the rest
+-- into overflow pages it barely fills (measured: twice the bytes per sample).
 CREATE TABLE metric_chunk (
     series_id INTEGER NOT NULL REFERENCES metric_series (id),
     start     INTEGER NOT NULL,        -- unix seconds of the first slot
     timestep  INTEGER NOT NULL,        -- seconds between slots
-    data      BLOB    NOT NULL,        -- pcodec-compressed f64 grid, NaN for gaps
-    PRIMARY KEY (series_id, start)
-) WITHOUT ROWID;
+    data      BLOB    NOT NULL         -- pcodec-compressed f64 grid, NaN for gaps
+);
+CREATE UNIQUE INDEX metric_chunk_key ON metric_chunk (series_id, start);
 
 -- The first stream sequence not yet stored in chunks: where reading resumes.
 CREATE TABLE metric_position (

@@ -25,6 +25,14 @@ impl Store {
         .await
     }
 
+    /// Chunks stored and their compressed bytes, for `/metrics`.
+    pub async fn metric_chunks_held(&self) -> Result<(i64, i64), sqlx::Error> {
+        let row = sqlx::query("SELECT COUNT(*), COALESCE(SUM(LENGTH(data)), 0) FROM metric_chunk")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// The earliest chunk start, if any chunk is stored.
     pub async fn metric_first_start(&self) -> Result<Option<i64>, sqlx::Error> {
         sqlx::query_scalar("SELECT MIN(start) FROM metric_chunk")

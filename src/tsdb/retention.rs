@@ -26,6 +26,13 @@ impl Tsdb {
                     "metric retention failed; will retry"
                 ),
             }
+            match store.metric_chunks_held().await {
+                Ok((chunks, bytes)) => {
+                    self.metrics.metric_chunks_held.set(chunks);
+                    self.metrics.metric_chunk_bytes_held.set(bytes);
+                }
+                Err(e) => tracing::warn!(error = format!("{e:#}"), "counting metric chunks failed"),
+            }
             match self.compact_once(&store, now).await {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(series = n, "metric compaction: days stored as one chunk"),
