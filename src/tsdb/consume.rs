@@ -133,7 +133,13 @@ impl Tsdb {
     ) {
         let mut backoff = Backoff::new(Duration::from_millis(500), Duration::from_secs(15));
         while !shutdown.is_cancelled() {
-            let Err(e) = self.session(&store, &js, replicas, &shutdown).await else {
+            // Leaving a session at any await is safe: nothing is acknowledged, and a
+            // commit cut short rolls back and is made again from the stream.
+            let session = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                r = self.session(&store, &js, replicas, &shutdown) => r,
+            };
+            let Err(e) = session else {
                 break;
             };
             self.consuming.store(false, Ordering::Relaxed);

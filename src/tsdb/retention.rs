@@ -17,30 +17,41 @@ impl Tsdb {
                 _ = shutdown.cancelled() => break,
                 _ = tick.tick() => {}
             }
-            let now = chrono::Utc::now().timestamp();
-            match self.retention_once(&store, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(chunks = n, "metric retention: dropped old chunks"),
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "metric retention failed; will retry"
-                ),
+            // A pass waiting on a database that is away must not hold up shutdown; each
+            // step is one transaction, so leaving between or inside them is safe.
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                () = self.upkeep_once(&store) => {}
             }
-            match store.metric_chunks_held().await {
-                Ok((chunks, bytes)) => {
-                    self.metrics.metric_chunks_held.set(chunks);
-                    self.metrics.metric_chunk_bytes_held.set(bytes);
-                }
-                Err(e) => tracing::warn!(error = format!("{e:#}"), "counting metric chunks failed"),
+        }
+    }
+
+    /// Retention, the counts `/metrics` shows, then compaction; failures are logged and
+    /// tried again at the next pass.
+    async fn upkeep_once(&self, store: &Store) {
+        let now = chrono::Utc::now().timestamp();
+        match self.retention_once(store, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(chunks = n, "metric retention: dropped old chunks"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "metric retention failed; will retry"
+            ),
+        }
+        match store.metric_chunks_held().await {
+            Ok((chunks, bytes)) => {
+                self.metrics.metric_chunks_held.set(chunks);
+                self.metrics.metric_chunk_bytes_held.set(bytes);
             }
-            match self.compact_once(&store, now).await {
-                Ok(0) => {}
-                Ok(n) => tracing::info!(series = n, "metric compaction: days stored as one chunk"),
-                Err(e) => tracing::warn!(
-                    error = format!("{e:#}"),
-                    "metric compaction failed; will retry"
-                ),
-            }
+            Err(e) => tracing::warn!(error = format!("{e:#}"), "counting metric chunks failed"),
+        }
+        match self.compact_once(store, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(series = n, "metric compaction: days stored as one chunk"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                "metric compaction failed; will retry"
+            ),
         }
     }
 
