@@ -130,21 +130,6 @@ impl Server {
     }
 }
 
-async fn publish_all(js: &async_nats::jetstream::Context, subject: &str, lines: Vec<String>) {
-    let mut acks = Vec::with_capacity(4096);
-    for l in lines {
-        acks.push(js.publish(subject.to_string(), l.into()).await.unwrap());
-        if acks.len() == 4096 {
-            for a in acks.drain(..) {
-                a.await.unwrap();
-            }
-        }
-    }
-    for a in acks {
-        a.await.unwrap();
-    }
-}
-
 /// Seconds from the first publish until `pairs` jobs are completed.
 async fn throughput_run(
     target: &Target,
@@ -165,7 +150,7 @@ async fn throughput_run(
         lines.push(stop_line(&cluster, id, 1_700_000_000 + id));
     }
     let t0 = Instant::now();
-    publish_all(&js, &format!("{stream}.job"), lines).await;
+    support::publish_acked(&js, &format!("{stream}.job"), lines, 4096).await;
     let published = t0.elapsed();
     let query = format!("cluster={cluster}&state=completed");
     while server.total(&query).await < pairs as u64 {

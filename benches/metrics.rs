@@ -338,18 +338,7 @@ impl Server {
 
 async fn publish(nats: &str, subject: &str, msgs: Vec<Vec<u8>>) {
     let js = async_nats::jetstream::new(async_nats::connect(nats).await.unwrap());
-    let mut acks = Vec::with_capacity(512);
-    for m in msgs {
-        acks.push(js.publish(subject.to_string(), m.into()).await.unwrap());
-        if acks.len() == 512 {
-            for a in acks.drain(..) {
-                a.await.unwrap();
-            }
-        }
-    }
-    for a in acks {
-        a.await.unwrap();
-    }
+    support::publish_acked(&js, subject, msgs, 512).await;
 }
 
 /// Samples/s from the first publish until all are read, and until all are stored.

@@ -123,3 +123,25 @@ pub(crate) async fn postgres_target() -> Option<Target> {
         base: admin,
     })
 }
+
+/// Publish every payload through JetStream as fast as it takes them, with at most
+/// `window` acknowledgements outstanding, and return once all are stored.
+pub(crate) async fn publish_acked<P: Into<axum::body::Bytes>>(
+    js: &async_nats::jetstream::Context,
+    subject: &str,
+    payloads: Vec<P>,
+    window: usize,
+) {
+    let mut acks = Vec::with_capacity(window);
+    for p in payloads {
+        acks.push(js.publish(subject.to_string(), p.into()).await.unwrap());
+        if acks.len() == window {
+            for a in acks.drain(..) {
+                a.await.unwrap();
+            }
+        }
+    }
+    for a in acks {
+        a.await.unwrap();
+    }
+}

@@ -128,6 +128,26 @@ async fn wait_all_samples(app: &TestApp, w: Workload, secs: u64) -> Duration {
     t0.elapsed()
 }
 
+/// Publish `w` on `app`'s metric subject in the background; return once a third of it
+/// has been read, so the test strikes while samples still arrive.
+async fn publishing(
+    app: &TestApp,
+    w: Workload,
+    id_prefix: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    let (s, subject) = (app.setup.clone(), app.setup.metric_subject.clone());
+    let messages = w.messages();
+    let publisher =
+        tokio::spawn(
+            async move { publish_until_acked_to(&s, &subject, id_prefix, &messages).await },
+        );
+    eventually(120, "a third of the samples read", || async {
+        app.metric("jobledger_samples_received_total").await >= w.samples() as f64 / 3.0
+    })
+    .await;
+    publisher
+}
+
 fn setup(tdb: &TestDb, nats: &str) -> Setup {
     let mut setup = Setup::new(tdb, nats);
     // A million samples are about 45 MB on the stream.
@@ -142,16 +162,7 @@ async fn sigkill_while_a_million_samples_arrive_loses_and_doubles_nothing(db: Db
     wait_metric_store(&app).await;
     let w = Workload::new(100 * scale(), 10);
     assert!(w.samples() >= 1_000_000);
-    let (s, subject) = (app.setup.clone(), app.setup.metric_subject.clone());
-    let messages = w.messages();
-    let publisher =
-        tokio::spawn(
-            async move { publish_until_acked_to(&s, &subject, "million", &messages).await },
-        );
-    eventually(120, "a third of the samples read", || async {
-        app.metric("jobledger_samples_received_total").await >= w.samples() as f64 / 3.0
-    })
-    .await;
+    let publisher = publishing(&app, w, "million").await;
     app.kill();
     let killed = Instant::now();
     publisher.await.unwrap();
@@ -175,16 +186,7 @@ async fn nats_restarted_while_a_million_samples_arrive_loses_and_doubles_nothing
     let app = TestApp::spawn(setup(&tdb, &nats.url())).await;
     wait_metric_store(&app).await;
     let w = Workload::new(100 * scale(), 10);
-    let (s, subject) = (app.setup.clone(), app.setup.metric_subject.clone());
-    let messages = w.messages();
-    let publisher =
-        tokio::spawn(
-            async move { publish_until_acked_to(&s, &subject, "million", &messages).await },
-        );
-    eventually(120, "a third of the samples read", || async {
-        app.metric("jobledger_samples_received_total").await >= w.samples() as f64 / 3.0
-    })
-    .await;
+    let publisher = publishing(&app, w, "million").await;
     nats.stop();
     tokio::time::sleep(Duration::from_secs(2)).await;
     nats.start();
@@ -207,14 +209,7 @@ async fn two_processes_answer_alike_and_one_sigkilled_loses_nothing(db: Db) {
     wait_metric_store(&a).await;
     wait_metric_store(&b).await;
     let w = Workload::new(20 * scale(), 10);
-    let (s, subject) = (a.setup.clone(), a.setup.metric_subject.clone());
-    let messages = w.messages();
-    let publisher =
-        tokio::spawn(async move { publish_until_acked_to(&s, &subject, "two", &messages).await });
-    eventually(120, "a third of the samples read", || async {
-        a.metric("jobledger_samples_received_total").await >= w.samples() as f64 / 3.0
-    })
-    .await;
+    let publisher = publishing(&a, w, "two").await;
     a.kill();
     publisher.await.unwrap();
     wait_all_samples(&b, w, 300).await;
