@@ -9,10 +9,11 @@ use super::{ApiError, AppState};
 use crate::auth::Action;
 use crate::domain::metric::{MetricConfig, Scope};
 use crate::tsdb::scope::Owned;
-use crate::tsdb::shape::{MetricData, Selection};
+use crate::tsdb::shape::Selection;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,7 +38,7 @@ pub(super) async fn job_metrics(
     caller: Caller,
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
-) -> Result<Json<MetricData>, ApiError> {
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref(), &["metric", "scope", "resolution"])?;
     let job = readable_job(&app, &caller, &id).await?;
     let metrics = chosen_metrics(&app, &job.cluster, &job.sub_cluster, &p)?;
@@ -78,7 +79,7 @@ pub(super) async fn node_metrics(
     caller: Caller,
     Path((cluster, host)): Path<(String, String)>,
     RawQuery(q): RawQuery,
-) -> Result<Json<MetricData>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Action::ReadNodeMetrics)?;
     let p = Params::parse(
         q.as_deref(),
@@ -108,7 +109,7 @@ pub(super) async fn node_metrics(
     read(&app, &sel).await
 }
 
-async fn read(app: &AppState, sel: &Selection) -> Result<Json<MetricData>, ApiError> {
+async fn read(app: &AppState, sel: &Selection) -> Result<Response, ApiError> {
     let span = sel.to.saturating_sub(sel.from)
         / sel.metrics.iter().map(|m| m.timestep).min().unwrap_or(60);
     if span > crate::tsdb::read::MAX_SLOTS {
@@ -118,9 +119,9 @@ async fn read(app: &AppState, sel: &Selection) -> Result<Json<MetricData>, ApiEr
         )));
     }
     app.tsdb
-        .metric_data(&app.store, sel)
+        .metric_data_json(&app.store, sel)
         .await
-        .map(Json)
+        .map(|body| ([(header::CONTENT_TYPE, "application/json")], body).into_response())
         .map_err(|e| {
             tracing::warn!(error = format!("{e:#}"), "reading metrics failed");
             ApiError::new(

@@ -6,8 +6,8 @@
 
 mod apply;
 pub(crate) mod archive;
+pub mod blocks;
 mod bulk;
-pub mod compact;
 mod edit;
 mod fault;
 mod filter;

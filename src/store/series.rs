@@ -2,11 +2,11 @@
 //! up to which every sample is in a chunk. The chunks are opaque bytes here; the caller
 //! says how two versions of one chunk merge.
 
-use super::values::{bind_all, placeholders, style, Val};
+use super::values::{bind_all, list, placeholder, placeholders, style, Val};
 use super::Store;
 use crate::domain::metric::{Scope, SeriesKey};
 use sqlx::Row;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// One chunk to store.
 pub struct ChunkRow {
@@ -205,12 +205,23 @@ impl Store {
         cluster: &str,
         hosts: &[String],
         metrics: &[String],
-        (from, to): (i64, i64),
+        range: (i64, i64),
         span: i64,
     ) -> Result<Vec<StoredChunk>, sqlx::Error> {
+        let series = self.metric_series_on(cluster, hosts, metrics).await?;
+        self.metric_chunks_of(&series, range, span).await
+    }
+
+    /// `cluster`'s series on `hosts` for `metrics` (all if empty), by database id.
+    pub async fn metric_series_on(
+        &self,
+        cluster: &str,
+        hosts: &[String],
+        metrics: &[String],
+    ) -> Result<HashMap<i64, SeriesKey>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let style = style(&conn);
-        let mut series = std::collections::HashMap::new();
+        let mut series = HashMap::new();
         for part in hosts.chunks(400) {
             let sql = format!(
                 "SELECT {SERIES_COLS} FROM metric_series WHERE cluster = {} AND host IN {}",
@@ -228,6 +239,19 @@ impl Store {
                 }
             }
         }
+        Ok(series)
+    }
+
+    /// The stored chunks of `series` that may hold samples in `[from, to]`, in start
+    /// order per series; `span`: the seconds one chunk covers.
+    pub async fn metric_chunks_of(
+        &self,
+        series: &HashMap<i64, SeriesKey>,
+        (from, to): (i64, i64),
+        span: i64,
+    ) -> Result<Vec<StoredChunk>, sqlx::Error> {
+        let mut conn = self.pool.acquire().await?;
+        let style = style(&conn);
         let ids: Vec<i64> = series.keys().copied().collect();
         let mut out = Vec::new();
         for part in ids.chunks(400) {
@@ -260,7 +284,7 @@ impl Store {
         Ok(out)
     }
 
-    /// Drop chunks that ended before `cutoff`, except on nodes of jobs that run or wait to
+    /// Drop chunks and blocks that ended before `cutoff`, except on nodes of jobs that run or wait to
     /// be archived, from their start on. Returns how many were dropped.
     pub async fn metric_retention(&self, cutoff: i64, span: i64) -> Result<u64, sqlx::Error> {
         let done = sqlx::query(
@@ -276,7 +300,18 @@ impl Store {
         .bind(span)
         .execute(&self.pool)
         .await?;
-        Ok(done.rows_affected())
+        let blocks = sqlx::query(
+            "DELETE FROM metric_block WHERE start + $2 <= $1 AND NOT EXISTS ( \
+               SELECT 1 FROM job_node n JOIN job j ON j.id = n.job_ref \
+               WHERE n.hostname = metric_block.host AND j.cluster = metric_block.cluster \
+               AND (j.stop_time IS NULL OR j.monitoring_status = 1) \
+               AND metric_block.start + $2 > j.start_time)",
+        )
+        .bind(cutoff)
+        .bind(span)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() + blocks.rows_affected())
     }
 
     /// Nodes of `cluster` with stored series.
@@ -295,19 +330,4 @@ impl Store {
             .fetch_one(&self.pool)
             .await
     }
-}
-
-fn placeholder(style: super::values::Style, n: usize) -> String {
-    match style {
-        super::values::Style::Dollar => format!("${n}"),
-        super::values::Style::Question => "?".into(),
-    }
-}
-
-/// `($first, …)` for `len` values.
-fn list(style: super::values::Style, first: usize, len: usize) -> String {
-    let items: Vec<String> = (first..first + len)
-        .map(|n| placeholder(style, n))
-        .collect();
-    format!("({})", items.join(","))
 }

@@ -78,8 +78,13 @@ pub(super) fn style(conn: &AnyConnection) -> Style {
 
 /// `($1,$2),($3,$4)` (or `(?,?),(?,?)`) for `rows` rows of `cols` columns.
 pub(super) fn placeholders(style: Style, rows: usize, cols: usize) -> String {
+    placeholders_after(style, 0, rows, cols)
+}
+
+/// `placeholders` numbered from `$after+1` on, for values that follow `after` others.
+pub(super) fn placeholders_after(style: Style, after: usize, rows: usize, cols: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = 1;
+    let mut n = after + 1;
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ",(" });
         for c in 0..cols {
@@ -98,6 +103,22 @@ pub(super) fn placeholders(style: Style, rows: usize, cols: usize) -> String {
         s.push(')');
     }
     s
+}
+
+/// The `n`th placeholder.
+pub(super) fn placeholder(style: Style, n: usize) -> String {
+    match style {
+        Style::Dollar => format!("${n}"),
+        Style::Question => "?".into(),
+    }
+}
+
+/// `($first, …)` for `len` values.
+pub(super) fn list(style: Style, first: usize, len: usize) -> String {
+    let items: Vec<String> = (first..first + len)
+        .map(|n| placeholder(style, n))
+        .collect();
+    format!("({})", items.join(","))
 }
 
 /// Bind every value with its SQL type pinned, NULLs included.
@@ -133,5 +154,6 @@ mod tests {
     fn placeholders_number_rows_in_order() {
         assert_eq!(placeholders(Style::Dollar, 2, 2), "($1,$2),($3,$4)");
         assert_eq!(placeholders(Style::Question, 2, 2), "(?,?),(?,?)");
+        assert_eq!(placeholders_after(Style::Dollar, 2, 1, 2), "($3,$4)");
     }
 }

@@ -17,6 +17,7 @@ mod compact;
 pub(crate) mod consume;
 pub(crate) mod downsample;
 mod fastline;
+mod json_values;
 pub(crate) mod line;
 pub(crate) mod read;
 mod retention;
@@ -238,6 +239,27 @@ impl Tsdb {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// `f` of every item, in order, the second half on a thread of its own: a long read
+/// decompresses and formats a million values, and the machine has more than one core.
+pub(crate) fn on_two_threads<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let (first, second) = items.split_at(items.len() / 2);
+    if first.is_empty() {
+        return items.iter().map(&f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|t| {
+        let other = std::thread::Builder::new()
+            .spawn_scoped(t, move || second.iter().map(f).collect::<Vec<R>>());
+        let mut out: Vec<R> = first.iter().map(f).collect();
+        match other.map(std::thread::ScopedJoinHandle::join) {
+            Ok(Ok(rest)) => out.extend(rest),
+            // No thread to be had (or a bug there): the rest on this one.
+            _ => out.extend(second.iter().map(f)),
+        }
+        out
+    })
 }
 
 /// `v` rounded to the decimals `scale` (10^decimals) stands for; values too large to

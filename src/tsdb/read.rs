@@ -34,22 +34,23 @@ impl Grid {
     }
 
     /// Lay the samples of a chunk starting at `start` over this grid; gaps do not erase.
+    /// A chunk off this grid's slots (another timestep's) lays nothing.
     pub(crate) fn overlay(&mut self, start: i64, values: &[f64]) {
-        for (i, v) in values.iter().enumerate() {
-            if v.is_nan() {
-                continue;
-            }
-            let t = start + i64::try_from(i).unwrap_or(0) * self.timestep;
-            let Some(offset) = t.checked_sub(self.start) else {
-                continue;
-            };
-            if offset < 0 || offset % self.timestep != 0 {
-                continue;
-            }
-            if let Some(slot) = usize::try_from(offset / self.timestep)
-                .ok()
-                .and_then(|k| self.values.get_mut(k))
-            {
+        let Some(offset) = start.checked_sub(self.start) else {
+            return;
+        };
+        if offset % self.timestep != 0 {
+            return;
+        }
+        // The chunk's first slot on this grid, and how many of its slots come before ours.
+        let first = offset / self.timestep;
+        let skip = usize::try_from(-first.min(0)).unwrap_or(usize::MAX);
+        let at = usize::try_from(first.max(0)).unwrap_or(usize::MAX);
+        let (Some(src), Some(dst)) = (values.get(skip..), self.values.get_mut(at..)) else {
+            return;
+        };
+        for (slot, v) in dst.iter_mut().zip(src) {
+            if !v.is_nan() {
                 *slot = *v;
             }
         }
@@ -70,31 +71,60 @@ impl Tsdb {
         // Memory first: a commit stores windows before it drops them from memory, so
         // whatever is gone from memory by now is in the database when it is read next.
         let held = self.held(cluster, hosts, metrics);
-        // A compacted chunk covers a day and may run past midnight by one window.
+        // A block covers a day and may run past midnight by one window.
         let span = super::compact::DAY + self.chunk_secs();
-        let stored = store
-            .metric_chunks(cluster, hosts, metrics, (from, to), span)
+        let series = store.metric_series_on(cluster, hosts, metrics).await?;
+        let blocks = store
+            .metric_blocks(cluster, hosts, metrics, (from, to), span)
             .await?;
+        let chunks = store.metric_chunks_of(&series, (from, to), span).await?;
+        // Decompressing is most of a long read: both cores, off the async runtime.
+        let (blocks, chunks, chunks_values) = tokio::task::spawn_blocking(move || {
+            let blocks = super::on_two_threads(&blocks, |b| -> Result<_, String> {
+                let ids = codec::decode_ids(&b.members)?;
+                let grids = codec::decode_block(&b.data, ids.len())?;
+                Ok((b.start, b.timestep, ids, grids))
+            });
+            let values = super::on_two_threads(&chunks, |c| codec::decode(&c.data));
+            (blocks, chunks, values)
+        })
+        .await?;
         let mut grids: BTreeMap<SeriesKey, Grid> = BTreeMap::new();
-        for c in stored {
-            let values = match codec::decode(&c.data) {
-                Ok(v) => v,
+        let mut lay = |key: &SeriesKey, timestep: i64, start: i64, values: &[f64]| {
+            if let Some(g) = grids.get_mut(key) {
+                g.overlay(start, values);
+            } else {
+                let mut g = Grid::new(key.clone(), timestep, (from, to));
+                g.overlay(start, values);
+                grids.insert(key.clone(), g);
+            }
+        };
+        // Blocks first: a chunk still stored beside a block came after it was made.
+        for b in blocks {
+            let (start, timestep, ids, values) = match b {
+                Ok(b) => b,
                 Err(e) => {
-                    tracing::error!(series = ?c.key, start = c.start, error = %e, "a stored metric chunk cannot be read");
+                    tracing::error!(error = %e, "a stored metric block cannot be read");
                     continue;
                 }
             };
-            grids
-                .entry(c.key.clone())
-                .or_insert_with(|| Grid::new(c.key, c.timestep, (from, to)))
-                .overlay(c.start, &values);
+            for (id, v) in ids.iter().zip(&values) {
+                if let Some(key) = series.get(id) {
+                    lay(key, timestep, start, v);
+                }
+            }
+        }
+        for (c, values) in chunks.into_iter().zip(chunks_values) {
+            match values {
+                Ok(v) => lay(&c.key, c.timestep, c.start, &v),
+                Err(e) => {
+                    tracing::error!(series = ?c.key, start = c.start, error = %e, "a stored metric chunk cannot be read");
+                }
+            }
         }
         // Then what memory held, newer than any stored chunk.
         for (key, timestep, start, values) in held {
-            grids
-                .entry(key.clone())
-                .or_insert_with(|| Grid::new(key, timestep, (from, to)))
-                .overlay(start, &values);
+            lay(&key, timestep, start, &values);
         }
         Ok(grids.into_values().collect())
     }
@@ -149,6 +179,11 @@ mod tests {
         g.overlay(300, &[6.0, 7.0, 8.0]);
         assert_eq!(g.values[0], 3.0);
         assert!(g.values[1].is_nan());
+        assert_eq!(&g.values[2..], &[5.0, 6.0, 7.0]);
+        // Off the grid's slots, or wholly outside it: nothing.
+        g.overlay(150, &[9.0; 10]);
+        g.overlay(600, &[9.0]);
+        g.overlay(-6000, &[9.0]);
         assert_eq!(&g.values[2..], &[5.0, 6.0, 7.0]);
     }
 }

@@ -8,7 +8,6 @@ use super::scope::{at_scope, statistics, Owned};
 use super::Tsdb;
 use crate::domain::metric::{MetricConfig, Scope};
 use crate::store::Store;
-use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
 
@@ -27,10 +26,10 @@ pub(crate) struct Selection {
     pub resolution: Option<i64>,
 }
 
-/// `{metric: {scope: …}}`.
+/// `{metric: {scope: …}}`, written as JSON by `json_values::to_json`.
 pub type MetricData = BTreeMap<String, BTreeMap<String, ScopeData>>;
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 pub struct ScopeData {
     /// cc-backend's unit object, such as `{"base": "B", "prefix": "G"}`.
     #[schema(value_type = Object)]
@@ -39,20 +38,20 @@ pub struct ScopeData {
     pub series: Vec<SeriesData>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 pub struct SeriesData {
     pub hostname: String,
     /// The unit's id (socket, core, hwthread, accelerator); absent for the node.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// Absent when the series has no sample at all.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub statistics: Option<Statistics>,
-    /// One value per timestep from the first slot on; `null` where there is none.
-    pub data: Vec<Option<f64>>,
+    /// One value per timestep from the first slot on; NaN (`null` in JSON) where there
+    /// is none.
+    #[schema(value_type = Vec<Option<f64>>)]
+    pub data: Vec<f64>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 pub struct Statistics {
     pub min: f64,
     pub avg: f64,
@@ -60,6 +59,21 @@ pub struct Statistics {
 }
 
 impl Tsdb {
+    /// `metric_data` as JSON text, off the async runtime (it formats a million numbers
+    /// for a day-long job).
+    pub(crate) async fn metric_data_json(
+        &self,
+        store: &Store,
+        sel: &Selection,
+    ) -> anyhow::Result<Vec<u8>> {
+        let data = self.metric_data(store, sel).await?;
+        let decimals = self.config.decimals;
+        Ok(
+            tokio::task::spawn_blocking(move || super::json_values::to_json(&data, decimals))
+                .await?,
+        )
+    }
+
     /// The series of `sel` in the `data.json` shape; metrics or scopes without any series
     /// are left out.
     pub(crate) async fn metric_data(
@@ -138,10 +152,7 @@ impl Tsdb {
             hostname: host.to_string(),
             id,
             statistics,
-            data: values
-                .into_iter()
-                .map(|v| (!v.is_nan()).then_some(v))
-                .collect(),
+            data: values,
         }
     }
 }

@@ -9,6 +9,7 @@ use jobledger::domain::metric::{Scope, SeriesKey};
 use jobledger::domain::rules::Origin;
 use jobledger::store::series::ChunkRow;
 use jobledger::store::Input;
+use jobledger::tsdb::codec;
 
 on_both_databases!(old_chunks_go_except_on_the_nodes_of_unarchived_jobs);
 
@@ -49,7 +50,7 @@ async fn old_chunks_go_except_on_the_nodes_of_unarchived_jobs(db: Db) {
     let mut rows = Vec::new();
     for id in &ids {
         for start in [-10_000, 0, 10_000] {
-            let data = jobledger::tsdb::codec::encode(&[1.0, 2.0]);
+            let data = codec::encode(&[1.0, 2.0]);
             rows.push(ChunkRow {
                 series_id: *id,
                 start,
@@ -106,7 +107,7 @@ async fn old_chunks_go_except_on_the_nodes_of_unarchived_jobs(db: Db) {
     assert!(held("host1").await.is_empty());
 }
 
-on_both_databases!(a_day_of_chunks_is_compacted_into_one_and_late_samples_join_it);
+on_both_databases!(a_day_of_chunks_is_compacted_into_one_block_and_late_samples_join_it);
 
 async fn chunk_values(store: &jobledger::store::Store) -> Vec<(i64, Vec<f64>)> {
     store
@@ -120,29 +121,65 @@ async fn chunk_values(store: &jobledger::store::Store) -> Vec<(i64, Vec<f64>)> {
         .await
         .unwrap()
         .into_iter()
-        .map(|c| (c.start, jobledger::tsdb::codec::decode(&c.data).unwrap()))
+        .map(|c| (c.start, codec::decode(&c.data).unwrap()))
         .collect()
 }
 
-async fn a_day_of_chunks_is_compacted_into_one_and_late_samples_join_it(db: Db) {
+/// host1's blocks: (start, member series ids, their grids).
+async fn block_values(store: &jobledger::store::Store) -> Vec<(i64, Vec<i64>, Vec<Vec<f64>>)> {
+    store
+        .metric_blocks(
+            "testcluster",
+            &["host1".to_string()],
+            &[],
+            (0, 10 * 86_400),
+            2 * 86_400,
+        )
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| {
+            let ids = codec::decode_ids(&b.members).unwrap();
+            let grids = codec::decode_block(&b.data, ids.len()).unwrap();
+            (b.start, ids, grids)
+        })
+        .collect()
+}
+
+fn chunk(series_id: i64, start: i64, v: &[f64]) -> ChunkRow {
+    ChunkRow {
+        series_id,
+        start,
+        timestep: 60,
+        data: codec::encode(v),
+    }
+}
+
+async fn a_day_of_chunks_is_compacted_into_one_block_and_late_samples_join_it(db: Db) {
     let tdb = TestDb::new(db).await;
     let store = tdb.store().await;
     store.migrate().await.unwrap();
     let day = 3 * 86_400;
-    let id = store.metric_series_ids(&[key("host1")]).await.unwrap()[0];
-    // Twelve 2-hour chunks of day 3, minute m holding m.
-    let rows = (0..12)
-        .map(|w| {
-            let v: Vec<f64> = (0..120).map(|m| f64::from(w * 120 + m)).collect();
-            let data = jobledger::tsdb::codec::encode(&v);
-            ChunkRow {
-                series_id: id,
-                start: day + i64::from(w) * 7200,
-                timestep: 60,
-                data,
-            }
+    let mut per_thread = key("host1");
+    per_thread.metric = "cpu_user".into();
+    per_thread.scope = Scope::Hwthread;
+    let mut keys: Vec<SeriesKey> = (0..4)
+        .map(|t| SeriesKey {
+            scope_id: t.to_string(),
+            ..per_thread.clone()
         })
         .collect();
+    keys.push(key("host1"));
+    let ids = store.metric_series_ids(&keys).await.unwrap();
+    // Twelve 2-hour chunks of day 3 for each series, minute m holding m + 10,000 x series.
+    let value = |s: usize, m: usize| (s * 10_000 + m) as f64;
+    let mut rows = Vec::new();
+    for (s, id) in ids.iter().enumerate() {
+        for w in 0..12 {
+            let v: Vec<f64> = (0..120).map(|m| value(s, w * 120 + m)).collect();
+            rows.push(chunk(*id, day + w as i64 * 7200, &v));
+        }
+    }
     store.store_chunks(rows, "s", 1, |_, _| None).await.unwrap();
     let config = jobledger::config::Config::from_toml(
         "[metrics]\nstream = \"s\"\nretention_hours = 10000",
@@ -158,57 +195,55 @@ async fn a_day_of_chunks_is_compacted_into_one_and_late_samples_join_it(db: Db) 
     assert_eq!(tsdb.compact_once(&store, day + 86_400).await.unwrap(), 0);
     assert_eq!(
         tsdb.compact_once(&store, day + 2 * 86_400).await.unwrap(),
-        1
+        5,
+        "every series went into a block"
     );
-    let chunks = chunk_values(&store).await;
-    assert_eq!(chunks.len(), 1);
-    assert_eq!(chunks[0].0, day);
-    let want: Vec<f64> = (0..1440).map(f64::from).collect();
-    assert_eq!(chunks[0].1, want);
-    // A late sample for minute 125 arrives as a chunk of its window; the next pass
-    // (which looks at the last day again) folds it in.
+    assert!(chunk_values(&store).await.is_empty());
+    let blocks = block_values(&store).await;
+    assert_eq!(
+        blocks.len(),
+        2,
+        "one per metric: cpu_user's four threads, cpu_load"
+    );
+    let mut want: Vec<Vec<f64>> = (0..5)
+        .map(|s| (0..1440).map(|m| value(s, m)).collect())
+        .collect();
+    let check = |blocks: Vec<(i64, Vec<i64>, Vec<Vec<f64>>)>, want: &[Vec<f64>]| {
+        for (start, members, grids) in blocks {
+            assert_eq!(start, day);
+            for (id, grid) in members.iter().zip(grids) {
+                let s = ids.iter().position(|i| i == id).unwrap();
+                assert_eq!(grid, want[s], "series {s}");
+            }
+        }
+    };
+    check(blocks, &want);
+    // A late sample for minute 125 of thread 2 arrives as a chunk of its window; the next
+    // pass (which looks at the last day again) folds it in.
     let mut late = vec![f64::NAN; 120];
     late[5] = -1.0;
-    let row = ChunkRow {
-        series_id: id,
-        start: day + 7200,
-        timestep: 60,
-        data: jobledger::tsdb::codec::encode(&late),
-    };
     store
-        .store_chunks(vec![row], "s", 2, |_, _| None)
+        .store_chunks(vec![chunk(ids[2], day + 7200, &late)], "s", 2, |_, _| None)
         .await
         .unwrap();
+    assert_eq!(chunk_values(&store).await.len(), 1, "beside the block");
     assert_eq!(
         tsdb.compact_once(&store, day + 2 * 86_400 + 600)
             .await
             .unwrap(),
-        1
+        4,
+        "cpu_user's block again"
     );
-    let chunks = chunk_values(&store).await;
-    assert_eq!(chunks.len(), 1);
-    let mut want = want;
-    want[125] = -1.0;
-    assert_eq!(chunks[0].1, want);
-    // A chunk committed at the day's start merges into the compacted one.
-    let mut first = vec![f64::NAN; 120];
-    first[0] = 42.0;
-    let row = ChunkRow {
-        series_id: id,
-        start: day,
-        timestep: 60,
-        data: jobledger::tsdb::codec::encode(&first),
-    };
-    store
-        .store_chunks(vec![row], "s", 3, |old, new| {
-            let (old, new) = (
-                jobledger::tsdb::codec::decode(old).unwrap(),
-                jobledger::tsdb::codec::decode(new).unwrap(),
-            );
-            jobledger::tsdb::codec::merge(&old, &new).map(|v| jobledger::tsdb::codec::encode(&v))
-        })
-        .await
-        .unwrap();
-    want[0] = 42.0;
-    assert_eq!(chunk_values(&store).await[0].1, want);
+    want[2][125] = -1.0;
+    assert!(chunk_values(&store).await.is_empty());
+    check(block_values(&store).await, &want);
+    // Retention drops blocks as it drops chunks.
+    assert_eq!(
+        store
+            .metric_retention(day + 10 * 86_400, 2 * 86_400)
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(block_values(&store).await.is_empty());
 }

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     lines_of_every_shape_are_queried_back_exactly,
     a_job_sees_only_its_own_hwthreads_from_start_to_stop,
+    a_compacted_day_answers_as_its_chunks_did,
 );
 
 /// The metric stream exists and is read: a test may publish.
@@ -318,4 +319,87 @@ async fn a_job_sees_only_its_own_hwthreads_from_start_to_stop(db: Db) {
             .len(),
         3
     );
+}
+
+/// Samples of a day that is over, read back as first stored (chunks per series), then
+/// after a restart's upkeep pass has compacted the day into blocks: the same answer.
+async fn a_compacted_day_answers_as_its_chunks_did(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    // The day before yesterday: over, whatever the hour (compaction waits for a day's
+    // last window to close), and kept.
+    setup.metrics_extra = "stream_max_mib = 64\nretention_hours = 1000".into();
+    let mut app = TestApp::spawn(setup).await;
+    wait_metric_store(&app).await;
+    let t = (chrono::Utc::now().timestamp() / 86_400 - 2) * 86_400 + 600;
+    let mut lines = Vec::new();
+    for k in 0..10i64 {
+        for hw in 0..4i64 {
+            if (hw, k) != (3, 4) {
+                lines.push(format!(
+                    "cpu_user,hostname=c1,type=hwthread,type-id={hw} value={}.25 {}",
+                    hw * 100 + k,
+                    t + 60 * k
+                ));
+            }
+        }
+        lines.push(format!("cpu_load,hostname=c1 value={k}.5 {}", t + 60 * k));
+    }
+    publish_until_acked_to(
+        &app.setup,
+        &app.setup.metric_subject,
+        "compact",
+        &[lines.join("\n").into_bytes()],
+    )
+    .await;
+    let start = json!({
+        "jobId": 78, "cluster": "testcluster", "user": "alice", "project": "p", "numNodes": 1,
+        "startTime": t, "resources": [{"hostname": "c1", "hwthreads": [0, 1, 2, 3]}],
+    });
+    let (status, created) = app.post("/api/jobs/start_job/", &start.to_string()).await;
+    assert_eq!(status, 201, "{created}");
+    let id = created["id"].as_i64().unwrap();
+    let stop = json!({"jobId": 78, "cluster": "testcluster", "startTime": t, "stopTime": t + 540, "jobState": "completed"});
+    let (status, body) = app.post("/api/jobs/stop_job/", &stop.to_string()).await;
+    assert_eq!(status, 200, "{body}");
+    eventually(60, "the samples are stored", || async {
+        app.metric("jobledger_samples_stored_total").await >= 49.0
+    })
+    .await;
+    let path =
+        format!("/api/jobs/{id}/metrics?metric=cpu_user&metric=cpu_load&scope=hwthread&scope=node");
+    let (status, before) = app.get(&path).await;
+    assert_eq!(status, 200, "{before}");
+    let hw = data(&before, "cpu_user", "hwthread");
+    assert_eq!(hw.len(), 4, "{before}");
+    assert_eq!(hw[3]["data"][3], json!(303.25));
+    assert_eq!(hw[3]["data"][4], Value::Null, "the gap stays a gap");
+    assert_eq!(data(&before, "cpu_load", "node")[0]["data"][9], json!(9.5));
+    // A restart runs the upkeep pass at once.
+    app.terminate();
+    app.restart().await;
+    eventually(60, "the day is compacted", || async {
+        app.metric("jobledger_metric_series_compacted_total").await >= 5.0
+    })
+    .await;
+    let (status, after) = app.get(&path).await;
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after, before, "blocks answer as the chunks did");
+    let store = tdb.store().await;
+    let count = |table: &'static str| {
+        let pool = store.pool().clone();
+        async move {
+            sqlx::query_scalar::<_, i64>(&format!("SELECT COUNT(*) FROM {table}"))
+                .fetch_one(&pool)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        count("metric_block").await,
+        2,
+        "one block per metric of the node"
+    );
+    assert_eq!(count("metric_chunk").await, 0);
 }
