@@ -6,8 +6,9 @@
 //! - bytes per sample: the realistic scale (1,000 nodes × (72 hwthreads × 10 metrics +
 //!   40 node metrics) = 760,000 series), one 2-hour chunk each at 60 s, synthetic series
 //!   with real-looking shapes: pcodec as stored (2 decimals), pcodec lossless, and zstd
-//!   of the raw f64 values for comparison; then a tenth of those chunks stored in SQLite
-//!   and Postgres, to count what the database adds per sample;
+//!   of the raw f64 values for comparison; then a day of a tenth of those nodes, in one
+//!   chunk per series and in blocks (compaction), also stored in SQLite and Postgres to
+//!   count what the database adds per sample;
 //! - ingest: the release binary against a private nats-server, messages of 1,000 lines
 //!   published through JetStream as fast as it takes them, time from the first publish
 //!   until every sample is read (queryable) and until every one is stored in chunks with
@@ -16,7 +17,8 @@
 //!   at node scope, p50 and p95 of BENCH_QUERIES (50).
 //!
 //! Knobs: BENCH_RUNS, BENCH_SAMPLES (3,000,000 per ingest run), BENCH_SERIES (760,000),
-//! BENCH_QUERIES, BENCH_PG_ADMIN ("off" skips Postgres), BENCH_REAL_DATA (a folder of
+//! BENCH_QUERIES, BENCH_ONLY=query (the query figures alone), BENCH_PG_ADMIN ("off"
+//! skips Postgres), BENCH_REAL_DATA (a folder of
 //! cc-backend `data.json` files: bytes per sample on their series too).
 
 mod support;
@@ -65,14 +67,19 @@ fn cluster_json(nodes: usize) -> serde_json::Value {
 }
 
 /// One series with a real-looking shape: busy and idle phases, random walks, bursts,
-/// slowly growing memory, rare gaps; `series` picks the shape and its level.
+/// slowly growing memory, rare gaps. `series` is its place on the node (`key`): its
+/// metric picks the shape, one in twenty series is idle, the level is random.
 fn shaped(series: usize, len: usize, rng: &mut StdRng) -> Vec<f64> {
     let level = rng.gen_range(1.0..100.0);
     let mut v = Vec::with_capacity(len);
     let mut x: f64 = level;
     let idle = series % 20 == 0;
+    let metric = match series.checked_sub(HW_METRICS * HWTHREADS as usize) {
+        Some(node_metric) => node_metric,
+        None => series / HWTHREADS as usize,
+    };
     for i in 0..len {
-        let y = match series % 5 {
+        let y = match metric % 5 {
             _ if idle => rng.gen_range(0.0..0.05),
             // Utilisation: a random walk held within 0..100.
             0 => {
@@ -195,45 +202,75 @@ fn bytes_per_sample(series: usize) -> (f64, f64, f64) {
     (per(rounded), per(lossless), per(zstd))
 }
 
-/// Day chunks (1,440 samples at 2 decimals, as compaction leaves them) of `series` series
-/// with the same mix of shapes, and their pcodec bytes per sample.
-fn day_chunks(series: usize) -> (Vec<Vec<u8>>, f64) {
-    let mut rng = StdRng::seed_from_u64(13);
-    let chunks: Vec<Vec<u8>> = (0..series)
-        .map(|s| codec::encode(&round2(&shaped(s % PER_NODE, 1440, &mut rng))))
-        .collect();
-    let bytes: usize = chunks.iter().map(Vec::len).sum();
-    let per = bytes as f64 / (series * 1440) as f64;
-    (chunks, per)
+/// The series at place `i` of node `node` (as `shaped` numbers them).
+fn key(node: usize, i: usize) -> jobledger::domain::metric::SeriesKey {
+    use jobledger::domain::metric::Scope;
+    let hw = HW_METRICS * HWTHREADS as usize;
+    let (metric, scope, scope_id) = if i < hw {
+        let t = i % HWTHREADS as usize;
+        (
+            format!("hw{:02}", i / HWTHREADS as usize),
+            Scope::Hwthread,
+            t.to_string(),
+        )
+    } else {
+        (format!("node{:02}", i - hw), Scope::Node, String::new())
+    };
+    jobledger::domain::metric::SeriesKey {
+        cluster: "bench".into(),
+        host: format!("b{node:04}"),
+        metric,
+        scope,
+        scope_id,
+        stype: String::new(),
+        stype_id: String::new(),
+    }
 }
 
-/// Bytes per sample a database holds for `chunks` (1,440 samples each), tables and indexes.
-async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> f64 {
-    use jobledger::domain::metric::{Scope, SeriesKey};
+/// A day of `nodes` nodes at the realistic scale, 1,440 samples a series at 2 decimals:
+/// one chunk per series (as commits store them, 2-hour windows aside), and pcodec bytes
+/// per sample of those and of blocks (every series of a metric on a node in one, as
+/// compaction leaves them).
+fn day_chunks(nodes: usize) -> (Vec<Vec<u8>>, f64, f64) {
+    let mut rng = StdRng::seed_from_u64(13);
+    let (mut chunks, mut block_bytes) = (Vec::new(), 0);
+    for _ in 0..nodes {
+        let grids: Vec<Vec<f64>> = (0..PER_NODE)
+            .map(|i| round2(&shaped(i, 1440, &mut rng)))
+            .collect();
+        chunks.extend(grids.iter().map(|g| codec::encode(g)));
+        for group in grids[..HW_METRICS * HWTHREADS as usize].chunks(HWTHREADS as usize) {
+            block_bytes += codec::encode_block(group).unwrap().len();
+        }
+        for g in &grids[HW_METRICS * HWTHREADS as usize..] {
+            block_bytes += codec::encode_block(std::slice::from_ref(g)).unwrap().len();
+        }
+    }
+    let samples = (chunks.len() * 1440) as f64;
+    let bytes: usize = chunks.iter().map(Vec::len).sum();
+    (chunks, bytes as f64 / samples, block_bytes as f64 / samples)
+}
+
+/// Bytes per sample a database holds for a day of day chunks (`day_chunks`), tables
+/// and indexes: stored one per series, and after compaction made them blocks.
+async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> (f64, f64) {
     use jobledger::store::series::ChunkRow;
     let url = target.fresh("BYTES").await;
     let store = jobledger::store::Store::connect(&url).await.unwrap();
     store.migrate().await.unwrap();
     let before = db_bytes(&store, target).await;
-    let keys: Vec<SeriesKey> = (0..chunks.len())
-        .map(|i| SeriesKey {
-            cluster: "bench".into(),
-            host: format!("b{:04}", i / (PER_NODE / 10)),
-            metric: format!("m{}", i % 50),
-            scope: Scope::Hwthread,
-            scope_id: (i % 72).to_string(),
-            stype: String::new(),
-            stype_id: String::new(),
-        })
+    let keys: Vec<_> = (0..chunks.len())
+        .map(|i| key(i / PER_NODE, i % PER_NODE))
         .collect();
     let ids = store.metric_series_ids(&keys).await.unwrap();
-    let n = chunks.len();
+    let samples = (chunks.len() * 1440) as f64;
+    let day = 1_700_006_400 / 86_400 * 86_400;
     let rows = ids
         .into_iter()
         .zip(chunks)
         .map(|(series_id, data)| ChunkRow {
             series_id,
-            start: 1_700_006_400,
+            start: day,
             timestep: 60,
             data,
         })
@@ -242,15 +279,22 @@ async fn stored_bytes(target: &Target, chunks: Vec<Vec<u8>>) -> f64 {
         .store_chunks(rows, "bench", 1, |_, _| None)
         .await
         .unwrap();
-    let after = db_bytes(&store, target).await;
-    (after - before) as f64 / (n * 1440) as f64
+    let per_series = (db_bytes(&store, target).await - before) as f64 / samples;
+    let tsdb = bench_tsdb(1);
+    tsdb.compact_once(&store, day + 3 * 86_400).await.unwrap();
+    let blocks = (db_bytes(&store, target).await - before) as f64 / samples;
+    (per_series, blocks)
 }
 
+/// Bytes in use: pages not on SQLite's free list; on Postgres the metric tables with
+/// their indexes and TOAST, except space freed in `metric_chunk` (reused by the next
+/// day's chunks once vacuumed).
 async fn db_bytes(store: &jobledger::store::Store, target: &Target) -> i64 {
     let sql = if target.name == "sqlite" {
-        "PRAGMA wal_checkpoint(TRUNCATE); SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        "PRAGMA wal_checkpoint(TRUNCATE); SELECT (page_count - freelist_count) * page_size FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()"
     } else {
-        "SELECT (pg_total_relation_size('metric_chunk') + pg_total_relation_size('metric_series'))::BIGINT"
+        "SELECT (pg_total_relation_size('metric_block') + pg_total_relation_size('metric_series') \
+         + CASE WHEN EXISTS (SELECT 1 FROM metric_chunk) THEN pg_total_relation_size('metric_chunk') ELSE 0 END)::BIGINT"
     };
     let rows = sqlx::raw_sql(sql).fetch_all(store.pool()).await.unwrap();
     use sqlx::Row;
@@ -511,14 +555,21 @@ async fn main() {
     let samples = env_num("BENCH_SAMPLES", 3_000_000) as usize;
     let series = env_num("BENCH_SERIES", 760_000) as usize;
     let queries = env_num("BENCH_QUERIES", 50) as usize;
-    let append = decode_and_append(runs);
+    let only_query = std::env::var("BENCH_ONLY").is_ok_and(|v| v == "query");
+    let append = if only_query {
+        0.0
+    } else {
+        decode_and_append(runs)
+    };
     println!("decode + append, one thread: {append:.0} samples/s (median of {runs}, 2,128,000 samples of 152,000 known series in messages of 1,000 lines)");
+    let series = if only_query { 0 } else { series };
     let (rounded, lossless, zstd) = bytes_per_sample(series);
     println!("{series} series x 120 samples (2-hour chunks): pcodec {rounded:.2} B/sample as stored (2 decimals), pcodec lossless {lossless:.2}, zstd-3 lossless {zstd:.2}, raw f64 8.00");
-    let (chunks, day) = day_chunks(series / 10);
+    let nodes = (series / 10 / PER_NODE).max(1);
+    let (chunks, day, blocks) = day_chunks(nodes);
     println!(
-        "{} series x 1,440 samples (day chunks after compaction): pcodec {day:.2} B/sample",
-        series / 10
+        "{} series x 1,440 samples: pcodec {day:.2} B/sample one chunk per series, {blocks:.2} in blocks (a metric of a node per chunk, as compaction stores days)",
+        nodes * PER_NODE
     );
     if let Ok(dir) = std::env::var("BENCH_REAL_DATA") {
         for len in [120, 1440] {
@@ -538,12 +589,19 @@ async fn main() {
         base: dir.path().display().to_string(),
     }];
     targets.extend(postgres_target().await);
-    println!("| database | bytes/sample held, day chunks (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95, 2-hour chunks | after compaction | after compaction, resolution=600 |");
+    println!("| database | bytes/sample held, a day in chunks per series / in blocks (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95, 2-hour chunks | after compaction | after compaction, resolution=600 |");
     println!("|---|---|---|---|---|---|---|");
     for t in &targets {
-        let held = stored_bytes(t, chunks.clone()).await;
+        let (held_series, held_blocks) = if only_query {
+            (0.0, 0.0)
+        } else {
+            stored_bytes(t, chunks.clone()).await
+        };
         let (mut read, mut stored) = (Vec::new(), Vec::new());
-        for run in 0..runs {
+        if only_query {
+            (read, stored) = (vec![f64::NAN], vec![f64::NAN]);
+        }
+        for run in 0..if only_query { 0 } else { runs } {
             let (r, s) = ingest_run(t, &nats_url, dir.path(), run, samples).await;
             read.push(r);
             stored.push(s);
@@ -551,7 +609,7 @@ async fn main() {
         let [(f50, f95), (c50, c95), (r50, r95)] =
             query_run(t, &nats_url, dir.path(), queries).await;
         println!(
-            "| {} | {held:.2} | {:.0} | {:.0} | {f50:.1} ms / {f95:.1} ms | {c50:.1} ms / {c95:.1} ms | {r50:.1} ms / {r95:.1} ms |",
+            "| {} | {held_series:.2} / {held_blocks:.2} | {:.0} | {:.0} | {f50:.1} ms / {f95:.1} ms | {c50:.1} ms / {c95:.1} ms | {r50:.1} ms / {r95:.1} ms |",
             t.name,
             median(read),
             median(stored)
