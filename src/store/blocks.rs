@@ -145,7 +145,7 @@ impl Store {
         (from, to): (i64, i64),
         merge: impl Fn(Option<&RawBlock>, &[RawChunk]) -> Option<NewBlock>,
     ) -> Result<usize, sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let style = style(&tx);
         let (lock_chunks, lock_blocks) = if style == Style::Dollar {
             (" FOR UPDATE OF c", " FOR UPDATE")

@@ -128,6 +128,19 @@ impl Store {
         &self.pool
     }
 
+    /// A transaction that reads before it writes. On SQLite it takes the write lock at
+    /// once (`BEGIN IMMEDIATE`, which waits its turn under `busy_timeout`): a deferred one
+    /// that has read fails at its first write, without waiting, if another connection
+    /// wrote meanwhile.
+    pub(crate) async fn begin_read_write(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            _ => self.pool.begin().await,
+        }
+    }
+
     /// Is the database answering?
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT 1")

@@ -10,33 +10,39 @@ use tokio_util::sync::CancellationToken;
 
 impl Tsdb {
     pub(crate) async fn run_retention(self: Arc<Self>, store: Store, shutdown: CancellationToken) {
-        let mut tick = tokio::time::interval(Duration::from_secs(600));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // At once, then every 10 minutes; 30 s after a pass that failed.
+        let mut wait = Duration::ZERO;
         loop {
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                _ = tick.tick() => {}
+                () = tokio::time::sleep(wait) => {}
             }
             // A pass waiting on a database that is away must not hold up shutdown; each
             // step is one transaction, so leaving between or inside them is safe.
             tokio::select! {
                 _ = shutdown.cancelled() => break,
-                () = self.upkeep_once(&store) => {}
+                ok = self.upkeep_once(&store) => {
+                    wait = Duration::from_secs(if ok { 600 } else { 30 });
+                }
             }
         }
     }
 
     /// Retention, the counts `/metrics` shows, then compaction; failures are logged and
-    /// tried again at the next pass.
-    async fn upkeep_once(&self, store: &Store) {
+    /// tried again at the next pass. Whether every step succeeded.
+    async fn upkeep_once(&self, store: &Store) -> bool {
         let now = chrono::Utc::now().timestamp();
+        let mut ok = true;
         match self.retention_once(store, now).await {
             Ok(0) => {}
             Ok(n) => tracing::info!(chunks = n, "metric retention: dropped old chunks"),
-            Err(e) => tracing::warn!(
-                error = format!("{e:#}"),
-                "metric retention failed; will retry"
-            ),
+            Err(e) => {
+                ok = false;
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "metric retention failed; will retry"
+                );
+            }
         }
         match store.metric_chunks_held().await {
             Ok((chunks, bytes)) => {
@@ -47,12 +53,16 @@ impl Tsdb {
         }
         match self.compact_once(store, now).await {
             Ok(0) => {}
-            Ok(n) => tracing::info!(series = n, "metric compaction: days stored as one chunk"),
-            Err(e) => tracing::warn!(
-                error = format!("{e:#}"),
-                "metric compaction failed; will retry"
-            ),
+            Ok(n) => tracing::info!(series = n, "metric compaction: days stored as blocks"),
+            Err(e) => {
+                ok = false;
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "metric compaction failed; will retry"
+                );
+            }
         }
+        ok
     }
 
     /// One pass at `now` (Unix seconds): how many chunks were dropped.

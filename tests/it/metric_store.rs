@@ -379,7 +379,7 @@ async fn a_compacted_day_answers_as_its_chunks_did(db: Db) {
     // A restart runs the upkeep pass at once.
     app.terminate();
     app.restart().await;
-    eventually(60, "the day is compacted", || async {
+    eventually(90, "the day is compacted", || async {
         app.metric("jobledger_metric_series_compacted_total").await >= 5.0
     })
     .await;
