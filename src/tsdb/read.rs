@@ -73,10 +73,11 @@ impl Tsdb {
         let held = self.held(cluster, hosts, metrics);
         // A block covers a day and may run past midnight by one window.
         let span = super::compact::DAY + self.chunk_secs();
-        let series = store.metric_series_on(cluster, hosts, metrics).await?;
-        let blocks = store
-            .metric_blocks(cluster, hosts, metrics, (from, to), span)
-            .await?;
+        // Two connections at once: blocks name their node and metric, not series ids.
+        let (series, blocks) = tokio::try_join!(
+            store.metric_series_on(cluster, hosts, metrics),
+            store.metric_blocks(cluster, hosts, metrics, (from, to), span),
+        )?;
         let chunks = store.metric_chunks_of(&series, (from, to), span).await?;
         // Decompressing is most of a long read: both cores, off the async runtime.
         let (blocks, chunks, chunks_values) = tokio::task::spawn_blocking(move || {
