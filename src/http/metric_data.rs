@@ -54,7 +54,7 @@ pub(super) async fn job_metrics(
             .unwrap_or_else(|| chrono::Utc::now().timestamp()),
         resolution: resolution(&p)?,
     };
-    read(&app, &sel).await
+    read(&app, sel).await
 }
 
 /// The series of one node over a time window (default: the last hour).
@@ -106,10 +106,10 @@ pub(super) async fn node_metrics(
         to,
         resolution: resolution(&p)?,
     };
-    read(&app, &sel).await
+    read(&app, sel).await
 }
 
-async fn read(app: &AppState, sel: &Selection) -> Result<Response, ApiError> {
+async fn read(app: &AppState, sel: Selection) -> Result<Response, ApiError> {
     let span = sel.to.saturating_sub(sel.from)
         / sel.metrics.iter().map(|m| m.timestep).min().unwrap_or(60);
     if span > crate::tsdb::read::MAX_SLOTS {
@@ -118,17 +118,35 @@ async fn read(app: &AppState, sel: &Selection) -> Result<Response, ApiError> {
             crate::tsdb::read::MAX_SLOTS
         )));
     }
-    app.tsdb
+    let pieces = app
+        .tsdb
         .metric_data_json(&app.store, sel)
         .await
-        .map(|body| ([(header::CONTENT_TYPE, "application/json")], body).into_response())
         .map_err(|e| {
             tracing::warn!(error = format!("{e:#}"), "reading metrics failed");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the metric store cannot be read now; try again",
             )
-        })
+        })?;
+    // Sent as it is written: a day-long job's answer is megabytes.
+    // A database error halfway through cuts the answer short: the client sees the
+    // transfer fail rather than a whole-looking answer with metrics missing.
+    let body = futures::stream::unfold(pieces, |mut rx| async move {
+        let piece = rx.recv().await?.map(Bytes::from).map_err(|e| {
+            tracing::warn!(
+                error = e,
+                "reading metrics failed halfway through an answer"
+            );
+            std::io::Error::other("the metric store could not be read to the end")
+        });
+        Some((piece, rx))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        axum::body::Body::from_stream(body),
+    )
+        .into_response())
 }
 
 /// The metrics asked for (`metric=`), else every metric of the cluster that the

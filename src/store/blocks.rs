@@ -4,7 +4,7 @@
 //! and replaced by them.
 
 use super::values::{
-    bind_all, list, placeholder, placeholders, placeholders_after, style, Style, Val,
+    bind_all, list, metric_filter, placeholder, placeholders, placeholders_after, style, Style, Val,
 };
 use super::Store;
 use sqlx::Row;
@@ -53,39 +53,47 @@ impl Store {
         metrics: &[String],
         (from, to): (i64, i64),
         span: i64,
-    ) -> Result<Vec<RawBlock>, sqlx::Error> {
+    ) -> Result<Vec<(Group, RawBlock)>, sqlx::Error> {
         let mut conn = self.pool.acquire().await?;
         let style = style(&conn);
         let mut out = Vec::new();
         for part in hosts.chunks(400) {
             let sql = format!(
-                "SELECT metric, start, timestep, members, data FROM metric_block \
-                 WHERE cluster = {} AND start > {} AND start <= {} AND host IN {} ORDER BY host, metric, start",
+                "SELECT metric, start, timestep, members, data, host FROM metric_block \
+                 WHERE cluster = {} AND start > {} AND start <= {} AND host IN {}{}",
                 placeholder(style, 1),
                 placeholder(style, 2),
                 placeholder(style, 3),
-                list(style, 4, part.len())
+                list(style, 4, part.len()),
+                metric_filter(style, 4 + part.len(), metrics),
             );
             let mut q = sqlx::query(&sql)
                 .bind(cluster)
                 .bind(from.saturating_sub(span))
                 .bind(to);
-            for h in part {
+            for h in part.iter().chain(metrics) {
                 q = q.bind(h.as_str());
             }
             for r in &q.fetch_all(&mut *conn).await? {
                 let metric: String = r.try_get(0)?;
-                if !metrics.is_empty() && !metrics.contains(&metric) {
-                    continue;
-                }
-                out.push(RawBlock {
+                let group = Group {
+                    cluster: cluster.to_string(),
+                    host: r.try_get(5)?,
+                    metric,
+                };
+                let block = RawBlock {
                     start: r.try_get(1)?,
                     timestep: r.try_get(2)?,
                     members: r.try_get(3)?,
                     data: r.try_get(4)?,
-                });
+                };
+                out.push((group, block));
             }
         }
+        // In start order within a node's metric: a block running past midnight is laid
+        // under the next day's. Sorted here rather than by the database, which would
+        // sort the rows with their data.
+        out.sort_by(|(a, x), (b, y)| (a, x.start).cmp(&(b, y.start)));
         Ok(out)
     }
 

@@ -2,7 +2,7 @@
 //! up to which every sample is in a chunk. The chunks are opaque bytes here; the caller
 //! says how two versions of one chunk merge.
 
-use super::values::{bind_all, list, placeholder, placeholders, style, Val};
+use super::values::{bind_all, list, metric_filter, placeholder, placeholders, style, Val};
 use super::Store;
 use crate::domain::metric::{Scope, SeriesKey};
 use sqlx::Row;
@@ -224,19 +224,18 @@ impl Store {
         let mut series = HashMap::new();
         for part in hosts.chunks(400) {
             let sql = format!(
-                "SELECT {SERIES_COLS} FROM metric_series WHERE cluster = {} AND host IN {}",
+                "SELECT {SERIES_COLS} FROM metric_series WHERE cluster = {} AND host IN {}{}",
                 placeholder(style, 1),
-                list(style, 2, part.len())
+                list(style, 2, part.len()),
+                metric_filter(style, 2 + part.len(), metrics),
             );
             let mut q = sqlx::query(&sql).bind(cluster);
-            for h in part {
+            for h in part.iter().chain(metrics) {
                 q = q.bind(h.as_str());
             }
             for r in &q.fetch_all(&mut *conn).await? {
                 let (id, key) = series_key(r)?;
-                if metrics.is_empty() || metrics.contains(&key.metric) {
-                    series.insert(id, key);
-                }
+                series.insert(id, key);
             }
         }
         Ok(series)

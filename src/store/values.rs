@@ -121,6 +121,15 @@ pub(super) fn list(style: Style, first: usize, len: usize) -> String {
     format!("({})", items.join(","))
 }
 
+/// ` AND metric IN ($first, …)`, or nothing for no metrics (all of them).
+pub(super) fn metric_filter(style: Style, first: usize, metrics: &[String]) -> String {
+    if metrics.is_empty() {
+        String::new()
+    } else {
+        format!(" AND metric IN {}", list(style, first, metrics.len()))
+    }
+}
+
 /// Bind every value with its SQL type pinned, NULLs included.
 ///
 /// Postgres takes a parameter's type from the first execution of a cached statement, so

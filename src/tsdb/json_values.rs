@@ -7,150 +7,189 @@
 //! Anything else (lossless values, huge ones) goes through `ryu`, as serde_json would.
 //! The series are written on two threads; names and units go through serde_json.
 
-use super::shape::{MetricData, SeriesData};
+use super::shape::{MetricScopes, SeriesData};
 
-/// `data` as JSON; `decimals` is what samples were rounded to.
-pub(crate) fn to_json(data: &MetricData, decimals: Option<u32>) -> Vec<u8> {
-    let all: Vec<&SeriesData> = data
-        .values()
-        .flat_map(|scopes| scopes.values())
-        .flat_map(|scope| &scope.series)
-        .collect();
-    let a = super::on_two_threads(&all, |s| series_json(s, decimals));
-    let size: usize = a.iter().map(String::len).sum();
-    let mut out = String::with_capacity(size + 1024);
-    let mut parts = a.into_iter();
-    out.push('{');
-    for (i, (metric, scopes)) in data.iter().enumerate() {
-        comma(&mut out, i);
-        push_str(&mut out, metric);
-        out.push_str(":{");
-        for (j, (scope, sd)) in scopes.iter().enumerate() {
-            comma(&mut out, j);
-            push_str(&mut out, scope);
-            out.push_str(":{\"unit\":");
-            out.push_str(&sd.unit.to_string());
-            out.push_str(",\"timestep\":");
-            out.push_str(itoa::Buffer::new().format(sd.timestep));
-            out.push_str(",\"series\":[");
-            for k in 0..sd.series.len() {
-                comma(&mut out, k);
-                out.extend(parts.next());
+/// `"metric":{scope: …}`; `decimals` is what samples were rounded to.
+pub(crate) fn push_metric(
+    out: &mut Vec<u8>,
+    metric: &str,
+    scopes: &MetricScopes,
+    decimals: Option<u32>,
+) {
+    let all: Vec<&SeriesData> = scopes.values().flat_map(|s| &s.series).collect();
+    let parts = super::on_two_threads(&all, |s| series_json(s, decimals));
+    out.reserve(parts.iter().map(Vec::len).sum::<usize>() + 256);
+    let mut parts = parts.into_iter();
+    push_str(out, metric);
+    out.extend_from_slice(b":{");
+    for (j, (scope, sd)) in scopes.iter().enumerate() {
+        comma(out, j);
+        push_str(out, scope);
+        out.extend_from_slice(b":{\"unit\":");
+        let _ = serde_json::to_writer(&mut *out, &sd.unit);
+        out.extend_from_slice(b",\"timestep\":");
+        out.extend_from_slice(itoa::Buffer::new().format(sd.timestep).as_bytes());
+        out.extend_from_slice(b",\"series\":[");
+        for k in 0..sd.series.len() {
+            comma(out, k);
+            if let Some(p) = parts.next() {
+                out.extend_from_slice(&p);
             }
-            out.push_str("]}");
         }
-        out.push('}');
+        out.extend_from_slice(b"]}");
     }
-    out.push('}');
-    out.into_bytes()
+    out.push(b'}');
 }
 
-fn series_json(s: &SeriesData, decimals: Option<u32>) -> String {
-    let mut out = String::with_capacity(s.data.len() * 8 + 128);
-    out.push_str("{\"hostname\":");
+fn series_json(s: &SeriesData, decimals: Option<u32>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.data.len() * 8 + 128);
+    out.extend_from_slice(b"{\"hostname\":");
     push_str(&mut out, &s.hostname);
     if let Some(id) = &s.id {
-        out.push_str(",\"id\":");
+        out.extend_from_slice(b",\"id\":");
         push_str(&mut out, id);
     }
     if let Some(st) = &s.statistics {
-        out.push_str(",\"statistics\":{\"min\":");
-        push_number(&mut out, st.min, None);
-        out.push_str(",\"avg\":");
-        push_number(&mut out, st.avg, None);
-        out.push_str(",\"max\":");
-        push_number(&mut out, st.max, None);
-        out.push('}');
+        out.extend_from_slice(b",\"statistics\":{\"min\":");
+        push_any(&mut out, st.min);
+        out.extend_from_slice(b",\"avg\":");
+        push_any(&mut out, st.avg);
+        out.extend_from_slice(b",\"max\":");
+        push_any(&mut out, st.max);
+        out.push(b'}');
     }
-    out.push_str(",\"data\":");
+    out.extend_from_slice(b",\"data\":");
     push_values(&mut out, &s.data, decimals);
-    out.push('}');
+    out.push(b'}');
     out
 }
 
-fn comma(out: &mut String, i: usize) {
+fn comma(out: &mut Vec<u8>, i: usize) {
     if i > 0 {
-        out.push(',');
+        out.push(b',');
     }
 }
 
 /// A JSON string, escaped as serde_json escapes it.
-fn push_str(out: &mut String, s: &str) {
-    out.push_str(&serde_json::Value::from(s).to_string());
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // Writing to a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
-/// `values` as a JSON array, NaN as `null`.
-fn push_values(out: &mut String, values: &[f64], decimals: Option<u32>) {
-    out.push('[');
-    let scale = decimals.filter(|d| *d <= 4).map(|d| (d, 10i64.pow(d)));
-    for (i, v) in values.iter().enumerate() {
-        comma(out, i);
-        push_number(out, *v, scale);
-    }
-    out.push(']');
-}
-
-fn push_number(out: &mut String, v: f64, scale: Option<(u32, i64)>) {
-    if !v.is_finite() {
-        // serde_json writes non-finite numbers as null too.
-        out.push_str("null");
-        return;
-    }
-    if let Some((digits, scale)) = scale {
-        let x = v * scale as f64;
-        // Rounded half away from zero, as f64::round (a libm call here) would; the cast
-        // saturates, and the check below refuses whatever did not round-trip.
-        let n = (x + 0.5f64.copysign(x)) as i64;
-        // (ryu writes 1e-5 and below with an exponent, hence at most 4 decimals.) Below
-        // 10^15 a decimal with this many digits is the shortest text that reads back as
-        // `v`, which is what ryu finds: the two agree character for character. (-0.0 is
-        // left to ryu, which keeps its sign.)
-        if n.unsigned_abs() < 1_000_000_000_000_000
-            && n as f64 / scale as f64 == v
-            && !(v == 0.0 && v.is_sign_negative())
-        {
-            push_scaled(out, n, digits as usize);
-            return;
+/// `values` as a JSON array, NaN as `null`. The loop is compiled once per number of
+/// decimals, so that splitting off the fraction divides by a constant.
+fn push_values(out: &mut Vec<u8>, values: &[f64], decimals: Option<u32>) {
+    out.reserve(values.len() * 8 + 2);
+    out.push(b'[');
+    match decimals {
+        Some(0) => push_all::<0>(out, values),
+        Some(1) => push_all::<1>(out, values),
+        Some(2) => push_all::<2>(out, values),
+        Some(3) => push_all::<3>(out, values),
+        Some(4) => push_all::<4>(out, values),
+        // (ryu writes 1e-5 and below with an exponent, hence at most 4 decimals.)
+        _ => {
+            for (i, v) in values.iter().enumerate() {
+                comma(out, i);
+                push_any(out, *v);
+            }
         }
     }
-    out.push_str(ryu::Buffer::new().format_finite(v));
+    out.push(b']');
 }
 
-/// `n / 10^digits` in decimal, trailing zeros of the fraction dropped, at least one kept.
-fn push_scaled(out: &mut String, n: i64, digits: usize) {
-    if n < 0 {
-        out.push('-');
-    }
-    let mut buf = itoa::Buffer::new();
-    let text = buf.format(n.unsigned_abs());
-    // Left-pad to more digits than the fraction has: 5 -> "005" -> "0.05".
-    const ZEROS: &str = "00000";
-    let pad = (digits + 1).saturating_sub(text.len());
-    let (int, frac) = if pad > 0 {
-        (&ZEROS[..1], (&ZEROS[..pad - 1], text))
-    } else {
-        let (int, frac) = text.split_at(text.len() - digits);
-        (int, ("", frac))
-    };
-    out.push_str(int);
-    out.push('.');
-    let whole = frac.1.trim_end_matches('0');
-    if whole.is_empty() {
-        out.push('0');
-    } else {
-        out.push_str(frac.0);
-        out.push_str(whole);
+fn push_all<const D: u32>(out: &mut Vec<u8>, values: &[f64]) {
+    for (i, v) in values.iter().enumerate() {
+        comma(out, i);
+        if !push_scaled::<D>(out, *v) {
+            push_any(out, *v);
+        }
     }
 }
+
+/// Any number as serde_json writes it: shortest round trip, non-finite as `null`.
+fn push_any(out: &mut Vec<u8>, v: f64) {
+    if v.is_finite() {
+        out.extend_from_slice(ryu::Buffer::new().format_finite(v).as_bytes());
+    } else {
+        out.extend_from_slice(b"null");
+    }
+}
+
+/// `v` as a count of 10^-D written `int.frac` (trailing zeros of the fraction dropped,
+/// one kept), if that is exactly `v`; `false` (nothing written) otherwise.
+fn push_scaled<const D: u32>(out: &mut Vec<u8>, v: f64) -> bool {
+    let scale = 10u64.pow(D);
+    let x = v * scale as f64;
+    // Rounded half away from zero, as f64::round (a libm call here) would; the cast
+    // saturates, and the check below refuses whatever did not round-trip. NaN and the
+    // infinities fail it too.
+    let n = (x + 0.5f64.copysign(x)) as i64;
+    // Below 10^15 a decimal with this many digits is the shortest text that reads back as
+    // `v`, which is what ryu finds: the two agree character for character. (-0.0 is left
+    // to ryu, which keeps its sign.)
+    if n.unsigned_abs() >= 1_000_000_000_000_000
+        || n as f64 / scale as f64 != v
+        || (v == 0.0 && v.is_sign_negative())
+    {
+        return false;
+    }
+    let u = n.unsigned_abs();
+    let (mut int, mut frac) = (u / scale, u % scale);
+    let mut frac_digits = 1;
+    if frac != 0 {
+        frac_digits = D as usize;
+        while frac % 10 == 0 {
+            frac /= 10;
+            frac_digits -= 1;
+        }
+    }
+    let sign = usize::from(n < 0);
+    let int_digits = int.checked_ilog10().map_or(1, |l| l as usize + 1);
+    let len = sign + int_digits + 1 + frac_digits;
+    // Written into a buffer of fixed size (at most 1 + 15 + 1 + 4 bytes are used),
+    // which is appended whole and cut back: a copy of fixed size costs no call.
+    let mut buf = [0u8; 24];
+    buf[0] = b'-';
+    let mut pos = len;
+    for _ in 0..frac_digits {
+        pos -= 1;
+        buf[pos] = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    pos -= 1;
+    buf[pos] = b'.';
+    while int >= 10 {
+        let r = (int % 100) as usize * 2;
+        pos -= 2;
+        buf[pos..pos + 2].copy_from_slice(&PAIRS[r..r + 2]);
+        int /= 100;
+    }
+    if pos > sign {
+        buf[sign] = b'0' + int as u8;
+    }
+    let at = out.len();
+    out.extend_from_slice(&buf);
+    out.truncate(at + len);
+    true
+}
+
+/// "00" to "99".
+const PAIRS: &[u8; 200] = b"\
+    0001020304050607080910111213141516171819\
+    2021222324252627282930313233343536373839\
+    4041424344454647484950515253545556575859\
+    6061626364656667686970717273747576777879\
+    8081828384858687888990919293949596979899";
 
 #[cfg(test)]
 mod tests {
     use super::push_values;
 
     fn values_json(values: &[f64], decimals: Option<u32>) -> String {
-        let mut out = String::new();
+        let mut out = Vec::new();
         push_values(&mut out, values, decimals);
-        out
+        String::from_utf8(out).unwrap()
     }
     use rand::{Rng, SeedableRng};
 
@@ -158,7 +197,7 @@ mod tests {
     #[test]
     fn the_text_is_serde_jsons() {
         let mut rng = rand::rngs::StdRng::seed_from_u64(5);
-        for decimals in [0u32, 1, 2, 3, 6] {
+        for decimals in [0u32, 1, 2, 3, 4, 6] {
             let scale = 10f64.powi(decimals as i32);
             let mut values: Vec<f64> = (0..100_000)
                 .map(|i| {

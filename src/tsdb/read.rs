@@ -3,8 +3,10 @@
 
 use super::{codec, Tsdb};
 use crate::domain::metric::SeriesKey;
+use crate::store::blocks::{Group, RawBlock};
+use crate::store::series::StoredChunk;
 use crate::store::Store;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Most slots one series of one answer may have (a year at 60 s is 525,600).
 pub(crate) const MAX_SLOTS: i64 = 2_000_000;
@@ -57,6 +59,29 @@ impl Grid {
     }
 }
 
+/// What the database and memory hold for a read, but for the compacted blocks (read
+/// last, and one metric at a time for a long answer), not yet decompressed.
+pub(crate) struct Stored {
+    series: HashMap<i64, SeriesKey>,
+    chunks: Vec<StoredChunk>,
+    held: Vec<Held>,
+    window: (i64, i64),
+}
+
+/// Compacted blocks, by node and metric.
+pub(crate) type Blocks = Vec<(Group, RawBlock)>;
+
+/// A window still in memory: (series, timestep, start, values).
+type Held = (SeriesKey, i64, i64, Vec<f64>);
+
+/// One node's parts of one metric.
+#[derive(Default)]
+pub(crate) struct Parts<'a> {
+    blocks: Vec<&'a RawBlock>,
+    chunks: Vec<&'a StoredChunk>,
+    held: Vec<&'a Held>,
+}
+
 impl Tsdb {
     /// Every series of `cluster` on `hosts` for `metrics` (all if empty) over
     /// `[from, to]`, stored or not yet.
@@ -66,57 +91,123 @@ impl Tsdb {
         cluster: &str,
         hosts: &[String],
         metrics: &[String],
-        (from, to): (i64, i64),
+        window: (i64, i64),
     ) -> anyhow::Result<Vec<Grid>> {
-        // Memory first: a commit stores windows before it drops them from memory, so
-        // whatever is gone from memory by now is in the database when it is read next.
-        let held = self.held(cluster, hosts, metrics);
-        // A block covers a day and may run past midnight by one window.
-        let span = super::compact::DAY + self.chunk_secs();
-        // Two connections at once: blocks name their node and metric, not series ids.
-        let (series, blocks) = tokio::try_join!(
-            store.metric_series_on(cluster, hosts, metrics),
-            store.metric_blocks(cluster, hosts, metrics, (from, to), span),
-        )?;
-        let chunks = store.metric_chunks_of(&series, (from, to), span).await?;
-        // Decompressing is most of a long read: both cores, off the async runtime.
-        let (blocks, chunks, chunks_values) = tokio::task::spawn_blocking(move || {
-            let blocks = super::on_two_threads(&blocks, |b| -> Result<_, String> {
-                let ids = codec::decode_ids(&b.members)?;
-                let grids = codec::decode_block(&b.data, ids.len())?;
-                Ok((b.start, b.timestep, ids, grids))
-            });
-            let values = super::on_two_threads(&chunks, |c| codec::decode(&c.data));
-            (blocks, chunks, values)
+        let stored = self.stored(store, cluster, hosts, metrics, window).await?;
+        let blocks = self.blocks(store, cluster, hosts, metrics, window).await?;
+        let grids = tokio::task::spawn_blocking(move || {
+            let parts = stored.parts(&blocks, None);
+            stored.lay_out(&parts)
         })
         .await?;
-        let mut grids: BTreeMap<SeriesKey, Grid> = BTreeMap::new();
-        let mut lay = |key: &SeriesKey, timestep: i64, start: i64, values: &[f64]| {
+        Ok(grids.into_iter().flatten().collect())
+    }
+
+    /// What memory and the chunks hold of `metrics` (all if empty) on `hosts`.
+    ///
+    /// Memory first: a commit stores windows before it drops them from memory, so
+    /// whatever is gone from memory by now is in the chunks when they are read next.
+    /// Blocks after chunks (`blocks`): compaction deletes chunks as it writes them into
+    /// a block, so whatever is gone from the chunks by then is in a block.
+    pub(crate) async fn stored(
+        &self,
+        store: &Store,
+        cluster: &str,
+        hosts: &[String],
+        metrics: &[String],
+        (from, to): (i64, i64),
+    ) -> anyhow::Result<Stored> {
+        let held = self.held(cluster, hosts, metrics);
+        let series = store.metric_series_on(cluster, hosts, metrics).await?;
+        let chunks = store
+            .metric_chunks_of(&series, (from, to), self.stored_span())
+            .await?;
+        Ok(Stored {
+            series,
+            chunks,
+            held,
+            window: (from, to),
+        })
+    }
+
+    /// The compacted blocks of `metrics` (all if empty) on `hosts`, read after `stored`.
+    pub(crate) async fn blocks(
+        &self,
+        store: &Store,
+        cluster: &str,
+        hosts: &[String],
+        metrics: &[String],
+        window: (i64, i64),
+    ) -> anyhow::Result<Blocks> {
+        Ok(store
+            .metric_blocks(cluster, hosts, metrics, window, self.stored_span())
+            .await?)
+    }
+
+    /// The most seconds a stored row covers: a block (or a day chunk of an earlier
+    /// compaction) covers a day and may run past midnight by one window.
+    fn stored_span(&self) -> i64 {
+        super::compact::DAY + self.chunk_secs()
+    }
+}
+
+impl Stored {
+    /// One `Parts` per node and metric (of `metric` alone if given), with the `blocks`
+    /// read after these.
+    pub(crate) fn parts<'a>(&'a self, blocks: &'a Blocks, metric: Option<&str>) -> Vec<Parts<'a>> {
+        let wanted = |m: &str| metric.is_none_or(|x| x == m);
+        let mut groups: BTreeMap<(&str, &str), Parts> = BTreeMap::new();
+        for (g, b) in blocks.iter().filter(|(g, _)| wanted(&g.metric)) {
+            let k = (g.metric.as_str(), g.host.as_str());
+            groups.entry(k).or_default().blocks.push(b);
+        }
+        for c in self.chunks.iter().filter(|c| wanted(&c.key.metric)) {
+            let k = (c.key.metric.as_str(), c.key.host.as_str());
+            groups.entry(k).or_default().chunks.push(c);
+        }
+        for h in self.held.iter().filter(|h| wanted(&h.0.metric)) {
+            let k = (h.0.metric.as_str(), h.0.host.as_str());
+            groups.entry(k).or_default().held.push(h);
+        }
+        groups.into_values().collect()
+    }
+
+    /// Each node's grids: decompressing and laying out is most of a long read, so the
+    /// nodes are shared out over both cores (call it off the async runtime).
+    pub(crate) fn lay_out(&self, parts: &[Parts]) -> Vec<Vec<Grid>> {
+        super::on_two_threads(parts, |p| self.lay(p))
+    }
+
+    fn lay<'a>(&'a self, parts: &Parts<'a>) -> Vec<Grid> {
+        let mut grids: BTreeMap<&SeriesKey, Grid> = BTreeMap::new();
+        let mut lay = |key: &'a SeriesKey, timestep: i64, start: i64, values: &[f64]| {
             if let Some(g) = grids.get_mut(key) {
                 g.overlay(start, values);
             } else {
-                let mut g = Grid::new(key.clone(), timestep, (from, to));
+                let mut g = Grid::new(key.clone(), timestep, self.window);
                 g.overlay(start, values);
-                grids.insert(key.clone(), g);
+                grids.insert(key, g);
             }
         };
         // Blocks first: a chunk still stored beside a block came after it was made.
-        for b in blocks {
-            let (start, timestep, ids, values) = match b {
-                Ok(b) => b,
+        for b in &parts.blocks {
+            let decoded = codec::decode_ids(&b.members)
+                .and_then(|ids| Ok((codec::decode_block(&b.data, ids.len())?, ids)));
+            let (values, ids) = match decoded {
+                Ok(d) => d,
                 Err(e) => {
                     tracing::error!(error = %e, "a stored metric block cannot be read");
                     continue;
                 }
             };
             for (id, v) in ids.iter().zip(&values) {
-                if let Some(key) = series.get(id) {
-                    lay(key, timestep, start, v);
+                if let Some(key) = self.series.get(id) {
+                    lay(key, b.timestep, b.start, v);
                 }
             }
         }
-        for (c, values) in chunks.into_iter().zip(chunks_values) {
-            match values {
+        for c in &parts.chunks {
+            match codec::decode(&c.data) {
                 Ok(v) => lay(&c.key, c.timestep, c.start, &v),
                 Err(e) => {
                     tracing::error!(series = ?c.key, start = c.start, error = %e, "a stored metric chunk cannot be read");
@@ -124,21 +215,16 @@ impl Tsdb {
             }
         }
         // Then what memory held, newer than any stored chunk.
-        for (key, timestep, start, values) in held {
-            lay(&key, timestep, start, &values);
+        for (key, timestep, start, values) in &parts.held {
+            lay(key, *timestep, *start, values);
         }
-        Ok(grids.into_values().collect())
+        grids.into_values().collect()
     }
 }
 
 impl Tsdb {
     /// Copies of the grids in memory for these series: (series, timestep, start, values).
-    fn held(
-        &self,
-        cluster: &str,
-        hosts: &[String],
-        metrics: &[String],
-    ) -> Vec<(SeriesKey, i64, i64, Vec<f64>)> {
+    fn held(&self, cluster: &str, hosts: &[String], metrics: &[String]) -> Vec<Held> {
         let b = self.read_buffer();
         let mut out = Vec::new();
         for host in hosts {

@@ -138,7 +138,7 @@ async fn block_values(store: &jobledger::store::Store) -> Vec<(i64, Vec<i64>, Ve
         .await
         .unwrap()
         .into_iter()
-        .map(|b| {
+        .map(|(_, b)| {
             let ids = codec::decode_ids(&b.members).unwrap();
             let grids = codec::decode_block(&b.data, ids.len()).unwrap();
             (b.start, ids, grids)
