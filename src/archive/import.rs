@@ -106,9 +106,14 @@ pub(crate) fn parse_meta(bytes: &[u8]) -> Result<NewJob, String> {
     ] {
         obj.remove(k);
     }
+    // A start without smt means 1; an archive that says 0 keeps it.
+    let smt_zero = obj.get("smt").and_then(Value::as_i64) == Some(0);
     let wire: StartJobWire = serde_json::from_value(v).map_err(|e| format!("bad job: {e}"))?;
-    let job =
+    let mut job =
         StartJob::parse(wire, &Clusters::default()).map_err(|e| format!("invalid job: {e}"))?;
+    if smt_zero {
+        job.smt = 0;
+    }
     let stop_time = Some(job.start_time + duration);
     Ok(NewJob {
         job: Box::new(job),

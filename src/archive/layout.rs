@@ -1,6 +1,6 @@
 //! cc-backend job-archive version 3: where files go and what they hold (contract 5).
 
-use crate::domain::cluster::Cluster;
+use crate::domain::cluster::{default_metric_set, Cluster};
 use crate::store::query::JobRecord;
 use serde_json::{json, Value};
 
@@ -23,6 +23,11 @@ pub(super) fn meta_json(job: &JobRecord) -> Vec<u8> {
     meta.archive_location = None;
     meta.archived_at = None;
     meta.archive_error = None;
+    // cc-backend leaves numAcc out of a job without accelerators; its schema wants it
+    // above 0 when it is there.
+    if meta.num_acc == Some(0) {
+        meta.num_acc = None;
+    }
     serde_json::to_vec_pretty(&meta).unwrap_or_default()
 }
 
@@ -31,12 +36,15 @@ pub(super) fn data_json() -> Vec<u8> {
     b"{}".to_vec()
 }
 
-/// The cluster's `cluster.json` as configured (`cluster_json`), else a minimal one in
-/// cc-backend's format.
+/// The cluster's `cluster.json` as configured (`cluster_json`), else a minimal one that
+/// cc-backend's schema accepts: the metrics jobledger records for the cluster (the
+/// built-in default), and a subcluster topology of one hwthread, since none is known.
 pub(super) fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
     if let Some(text) = known.and_then(|c| c.cluster_json.as_ref()) {
         return text.as_bytes().to_vec();
     }
+    let metrics = known.map_or_else(default_metric_set, |c| c.metrics.clone());
+    let metric_config: Vec<&Value> = metrics.all().into_iter().map(|m| &m.raw).collect();
     let subclusters: Vec<Value> = match known {
         Some(c) if !c.subclusters.is_empty() => c
             .subclusters
@@ -45,7 +53,7 @@ pub(super) fn cluster_json(name: &str, known: Option<&Cluster>) -> Vec<u8> {
             .collect(),
         _ => vec![subcluster("main", "*")],
     };
-    let doc = json!({ "name": name, "metricConfig": [], "subClusters": subclusters });
+    let doc = json!({ "name": name, "metricConfig": metric_config, "subClusters": subclusters });
     serde_json::to_vec_pretty(&doc).unwrap_or_default()
 }
 
@@ -55,7 +63,7 @@ fn subcluster(name: &str, nodes: &str) -> Value {
         "name": name, "nodes": nodes, "processorType": "", "socketsPerNode": 1,
         "coresPerSocket": 1, "threadsPerCore": 1, "flopRateScalar": zero("F/s"),
         "flopRateSimd": zero("F/s"), "memoryBandwidth": zero("B/s"),
-        "topology": { "node": [0] }
+        "topology": { "node": [0], "socket": [[0]], "memoryDomain": [[0]], "core": [[0]] }
     })
 }
 
@@ -70,5 +78,17 @@ mod tests {
             "emmy/1403/244/1608923076"
         );
         assert_eq!(job_dir("c", 7, 1), "c/0/007/1");
+    }
+
+    #[test]
+    fn a_generated_cluster_json_has_what_cc_backends_schema_requires() {
+        let doc: Value = serde_json::from_slice(&cluster_json("c", None)).unwrap();
+        let topology = &doc["subClusters"][0]["topology"];
+        for level in ["node", "socket", "memoryDomain"] {
+            assert!(topology[level].is_array(), "{level}");
+        }
+        let metrics = doc["metricConfig"].as_array().unwrap();
+        assert_eq!(metrics.len(), default_metric_set().all().len());
+        assert!(metrics.iter().all(|m| m["peak"].is_number()));
     }
 }

@@ -12,6 +12,8 @@ on_both_databases!(
     a_failing_archive_is_retried_then_marked_failed_then_requeued_by_archive_retry,
     sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated_file,
     archive_then_import_into_an_empty_database_gives_the_same_jobs,
+    a_cc_backend_archive_imports_with_its_history,
+    archived_files_satisfy_cc_backends_schemas,
 );
 
 fn archive_toml(root: &Path, extra: &str) -> String {
@@ -388,8 +390,7 @@ async fn archive_then_import_into_an_empty_database_gives_the_same_jobs(db: Db) 
 }
 
 /// A job as cc-backend (before 1.5) wrote it: `exclusive`, `statistics`, status 1.
-#[tokio::test]
-async fn a_cc_backend_archive_imports_with_its_history() {
+async fn a_cc_backend_archive_imports_with_its_history(db: Db) {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("emmy/1403/244/1608923076");
     std::fs::create_dir_all(&dir).unwrap();
@@ -397,7 +398,7 @@ async fn a_cc_backend_archive_imports_with_its_history() {
     let meta = json!({
         "jobId": 1403244, "user": "emmyUser6", "project": "no project", "cluster": "emmy",
         "subCluster": "main", "partition": "work", "arrayJobId": 0, "numNodes": 1,
-        "numHwthreads": 20, "numAcc": 0, "exclusive": 1, "monitoringStatus": 1, "smt": 1,
+        "numHwthreads": 20, "numAcc": 0, "exclusive": 1, "monitoringStatus": 1, "smt": 0,
         "jobState": "completed", "duration": 1492, "walltime": 86400,
         "resources": [{"hostname": "e0102"}], "startTime": 1608923076, "tags": [],
         "statistics": {"cpu_load": {"unit": {"base": ""}, "avg": 19.9, "min": 0.2, "max": 20.1}},
@@ -409,7 +410,7 @@ async fn a_cc_backend_archive_imports_with_its_history() {
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("meta.json"), "{half").unwrap();
 
-    let tdb = TestDb::new(Db::Sqlite).await;
+    let tdb = TestDb::new(db).await;
     let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
         .args(["archive", "import"])
         .arg(root.path())
@@ -432,4 +433,70 @@ async fn a_cc_backend_archive_imports_with_its_history() {
     assert_eq!(jobs[0]["shared"], "none");
     assert_eq!(jobs[0]["monitoringStatus"], 3);
     assert_eq!(jobs[0]["archiveLocation"], "emmy/1403/244/1608923076");
+    assert_eq!(jobs[0]["smt"], 0, "an archived smt of 0 stays 0");
+}
+
+/// `scripts/ccb-validate` over what the archive wrote, against cc-backend's schemas.
+fn schema_violations(schema: &str, file: &Path) -> Vec<String> {
+    let out = Command::new("python3")
+        .arg("scripts/ccb-validate")
+        .arg("../shared/reference/ccb")
+        .arg(schema)
+        .arg(file)
+        .output()
+        .unwrap();
+    let lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    // It fails exactly when it names a violation; anything else is the validator failing.
+    assert!(
+        out.stderr.is_empty() && out.status.success() == lines.is_empty(),
+        "the validator did not run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    lines
+}
+
+async fn archived_files_satisfy_cc_backends_schemas(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let root = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(root.path(), "");
+    let app = TestApp::spawn(setup).await;
+    // A cluster without a cluster.json (the archive generates one), a job without
+    // accelerators that says so with numAcc 0.
+    let mut start = start_json(42, 1700000000);
+    start["numAcc"] = json!(0);
+    start["numHwthreads"] = json!(4);
+    assert_eq!(
+        app.post("/api/jobs/start_job/", &start.to_string()).await.0,
+        201
+    );
+    let stop = stop_json(42, None, 1700003600, "completed").to_string();
+    assert_eq!(app.post("/api/jobs/stop_job/", &stop).await.0, 200);
+    eventually(30, "job archived", || async {
+        app.jobs("")
+            .await
+            .iter()
+            .all(|j| j["monitoringStatus"] == 3)
+    })
+    .await;
+    let cluster = root.path().join("testcluster/cluster.json");
+    assert_eq!(
+        schema_violations("cluster.schema.json", &cluster),
+        Vec::<String>::new()
+    );
+    let meta = root.path().join("testcluster/0/042/1700000000/meta.json");
+    assert!(
+        read_json(&meta).get("numAcc").is_none(),
+        "numAcc 0 is left out"
+    );
+    // Statistics come with metric data (not archived yet): the one part it cannot meet.
+    let other: Vec<String> = schema_violations("job-meta.schema.json", &meta)
+        .into_iter()
+        .filter(|l| !l.ends_with("'statistics' is a required property"))
+        .collect();
+    assert_eq!(other, Vec::<String>::new());
 }
