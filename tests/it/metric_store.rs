@@ -353,9 +353,13 @@ async fn a_compacted_day_answers_as_its_chunks_did(db: Db) {
         &[lines.join("\n").into_bytes()],
     )
     .await;
+    // 33 nodes (only c1 with samples): a job this wide has its blocks read one metric
+    // at a time, so the answer is put together from several reads.
+    let mut resources = vec![json!({"hostname": "c1", "hwthreads": [0, 1, 2, 3]})];
+    resources.extend((2..=33).map(|n| json!({"hostname": format!("c{n}")})));
     let start = json!({
-        "jobId": 78, "cluster": "testcluster", "user": "alice", "project": "p", "numNodes": 1,
-        "startTime": t, "resources": [{"hostname": "c1", "hwthreads": [0, 1, 2, 3]}],
+        "jobId": 78, "cluster": "testcluster", "user": "alice", "project": "p", "numNodes": 33,
+        "startTime": t, "resources": resources,
     });
     let (status, created) = app.post("/api/jobs/start_job/", &start.to_string()).await;
     assert_eq!(status, 201, "{created}");
