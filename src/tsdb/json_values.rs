@@ -5,43 +5,38 @@
 //! an integer count of hundredths (say): printed with `itoa` as `int.frac`, that is a few
 //! times faster than the shortest round-trip search of `ryu` and gives the same text.
 //! Anything else (lossless values, huge ones) goes through `ryu`, as serde_json would.
-//! The series are written on two threads; names and units go through serde_json.
+//! Each node's series are written where they are shaped (`shape.rs`), both cores at
+//! once; names and units go through serde_json.
 
-use super::shape::{MetricScopes, SeriesData};
+use super::shape::SeriesData;
 
-/// `"metric":{scope: …}`; `decimals` is what samples were rounded to.
-pub(crate) fn push_metric(
+/// `"scope":{"unit":…,"timestep":…,"series":[…]}`, after a comma unless it is the first;
+/// `series`: each written by `series_json`.
+pub(crate) fn push_scope(
     out: &mut Vec<u8>,
-    metric: &str,
-    scopes: &MetricScopes,
-    decimals: Option<u32>,
+    comma_first: bool,
+    scope: &str,
+    unit: &serde_json::Value,
+    timestep: i64,
+    series: &[&[u8]],
 ) {
-    let all: Vec<&SeriesData> = scopes.values().flat_map(|s| &s.series).collect();
-    let parts = super::on_two_threads(&all, |s| series_json(s, decimals));
-    out.reserve(parts.iter().map(Vec::len).sum::<usize>() + 256);
-    let mut parts = parts.into_iter();
-    push_str(out, metric);
-    out.extend_from_slice(b":{");
-    for (j, (scope, sd)) in scopes.iter().enumerate() {
-        comma(out, j);
-        push_str(out, scope);
-        out.extend_from_slice(b":{\"unit\":");
-        let _ = serde_json::to_writer(&mut *out, &sd.unit);
-        out.extend_from_slice(b",\"timestep\":");
-        out.extend_from_slice(itoa::Buffer::new().format(sd.timestep).as_bytes());
-        out.extend_from_slice(b",\"series\":[");
-        for k in 0..sd.series.len() {
-            comma(out, k);
-            if let Some(p) = parts.next() {
-                out.extend_from_slice(&p);
-            }
-        }
-        out.extend_from_slice(b"]}");
+    out.reserve(series.iter().map(|s| s.len() + 1).sum::<usize>() + 256);
+    comma(out, usize::from(comma_first));
+    push_str(out, scope);
+    out.extend_from_slice(b":{\"unit\":");
+    let _ = serde_json::to_writer(&mut *out, unit);
+    out.extend_from_slice(b",\"timestep\":");
+    out.extend_from_slice(itoa::Buffer::new().format(timestep).as_bytes());
+    out.extend_from_slice(b",\"series\":[");
+    for (k, s) in series.iter().enumerate() {
+        comma(out, k);
+        out.extend_from_slice(s);
     }
-    out.push(b'}');
+    out.extend_from_slice(b"]}");
 }
 
-fn series_json(s: &SeriesData, decimals: Option<u32>) -> Vec<u8> {
+/// One series: `{"hostname":…,"id"?:…,"statistics"?:{…},"data":[…]}`.
+pub(crate) fn series_json(s: &SeriesData, decimals: Option<u32>) -> Vec<u8> {
     let mut out = Vec::with_capacity(s.data.len() * 8 + 128);
     out.extend_from_slice(b"{\"hostname\":");
     push_str(&mut out, &s.hostname);
@@ -71,7 +66,7 @@ fn comma(out: &mut Vec<u8>, i: usize) {
 }
 
 /// A JSON string, escaped as serde_json escapes it.
-fn push_str(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn push_str(out: &mut Vec<u8>, s: &str) {
     // Writing to a Vec cannot fail.
     let _ = serde_json::to_writer(&mut *out, s);
 }

@@ -178,7 +178,8 @@ impl Stored {
         super::on_two_threads(parts, |p| self.lay(p))
     }
 
-    fn lay<'a>(&'a self, parts: &Parts<'a>) -> Vec<Grid> {
+    /// One node's grids of one metric, sorted by series.
+    pub(crate) fn lay<'a>(&'a self, parts: &Parts<'a>) -> Vec<Grid> {
         let mut grids: BTreeMap<&SeriesKey, Grid> = BTreeMap::new();
         let mut lay = |key: &'a SeriesKey, timestep: i64, start: i64, values: &[f64]| {
             if let Some(g) = grids.get_mut(key) {

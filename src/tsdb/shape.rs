@@ -5,10 +5,10 @@
 use super::downsample::lttb;
 use super::read::{Blocks, Grid, Stored};
 use super::scope::{at_scope, statistics, Owned};
-use super::Tsdb;
-use crate::domain::metric::{MetricConfig, Scope};
+use super::{json_values, Tsdb};
+use crate::domain::metric::{MetricConfig, Scope, Topology};
 use crate::store::Store;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use utoipa::ToSchema;
@@ -26,18 +26,6 @@ pub(crate) struct Selection {
     /// Seconds between points wanted (downsampled with LTTB when coarser than the
     /// metric's timestep).
     pub resolution: Option<i64>,
-}
-
-/// One metric's `{scope: …}`, written as JSON by `json_values::push_metric`.
-pub type MetricScopes = BTreeMap<String, ScopeData>;
-
-#[derive(Debug, ToSchema)]
-pub struct ScopeData {
-    /// cc-backend's unit object, such as `{"base": "B", "prefix": "G"}`.
-    #[schema(value_type = Object)]
-    pub unit: serde_json::Value,
-    pub timestep: i64,
-    pub series: Vec<SeriesData>,
 }
 
 #[derive(Debug, ToSchema)]
@@ -138,6 +126,8 @@ impl Tsdb {
     }
 
     /// `"metric":{scope: …}` after `{` (the first) or `,`; `None` if it has no series.
+    /// Each node's series are laid out, shaped and written in one go, while they are in
+    /// the cache, the nodes shared out over both cores.
     fn metric_json(
         &self,
         m: &MetricConfig,
@@ -146,64 +136,62 @@ impl Tsdb {
         blocks: &Blocks,
         first: &mut bool,
     ) -> Option<Vec<u8>> {
-        let grids = stored.lay_out(&stored.parts(blocks, Some(&m.name)));
-        let scopes = self.scopes_of(m, sel, &grids);
-        if scopes.is_empty() {
-            return None;
-        }
-        let mut piece = vec![if *first { b'{' } else { b',' }];
-        *first = false;
-        super::json_values::push_metric(&mut piece, &m.name, &scopes, self.config.decimals);
-        Some(piece)
-    }
-
-    /// One metric's series at each scope asked for; `grids`: one node's series each.
-    fn scopes_of(&self, m: &MetricConfig, sel: &Selection, grids: &[Vec<Grid>]) -> MetricScopes {
-        let by: HashMap<&str, Vec<&Grid>> = grids
-            .iter()
-            .filter_map(|g| Some((g.first()?.key.host.as_str(), g.iter().collect())))
-            .collect();
         let scopes = match &sel.scopes {
             Some(s) => s.clone(),
             None if m.scope == Scope::Node => vec![Scope::Node],
             None => vec![m.scope, Scope::Node],
         };
-        // Each node's series at each scope: shared out over both cores.
-        let mut items = Vec::new();
-        for scope in scopes {
-            for (host, owned) in &sel.hosts {
-                if let Some(g) = by.get(host.as_str()) {
-                    items.push((scope, host, owned, g));
-                }
-            }
-        }
-        let no_topology = crate::domain::metric::Topology::default();
-        let shaped = super::on_two_threads(&items, |(scope, host, owned, g)| {
+        let owned: HashMap<&str, &Owned> = sel.hosts.iter().map(|(h, o)| (h.as_str(), o)).collect();
+        let no_topology = Topology::default();
+        let decimals = self.config.decimals;
+        // Per node: for each scope asked for, its series as JSON.
+        let parts = stored.parts(blocks, Some(&m.name));
+        let nodes = super::on_two_threads(&parts, |p| {
+            let grids = stored.lay(p);
+            let host = grids.first()?.key.host.clone();
+            let owned = owned.get(host.as_str())?;
             let topology = self
                 .clusters
-                .subcluster_of(&sel.cluster, host)
+                .subcluster_of(&sel.cluster, &host)
                 .map_or(&no_topology, |s| &s.topology);
-            at_scope(g, m.aggregation, *scope, topology, owned)
-                .into_iter()
-                .map(|unit| self.series_data(host, unit.id, unit.values, m, sel))
-                .collect::<Vec<_>>()
-        });
-        let mut out = MetricScopes::new();
-        for ((scope, ..), series) in items.iter().zip(shaped) {
-            if series.is_empty() {
-                continue;
-            }
-            let timestep = sel.resolution.unwrap_or(m.timestep).max(m.timestep);
-            out.entry(scope.name().to_string())
-                .or_insert_with(|| ScopeData {
-                    unit: m.unit.clone(),
-                    timestep,
-                    series: Vec::new(),
+            let refs: Vec<&Grid> = grids.iter().collect();
+            let per_scope: Vec<Vec<Vec<u8>>> = scopes
+                .iter()
+                .map(|scope| {
+                    at_scope(&refs, m.aggregation, *scope, topology, owned)
+                        .into_iter()
+                        .map(|u| self.series_data(&host, u.id, u.values, m, sel))
+                        .map(|s| json_values::series_json(&s, decimals))
+                        .collect()
                 })
-                .series
-                .extend(series);
+                .collect();
+            Some((host, per_scope))
+        });
+        let by_host: HashMap<String, Vec<Vec<Vec<u8>>>> = nodes.into_iter().flatten().collect();
+        // Scopes in name order, each with its series in the order of the job's nodes.
+        let mut order: Vec<(usize, &str)> = scopes.iter().map(|s| s.name()).enumerate().collect();
+        order.sort_by_key(|(_, name)| *name);
+        order.dedup_by_key(|(_, name)| *name);
+        let timestep = sel.resolution.unwrap_or(m.timestep).max(m.timestep);
+        let mut piece = vec![if *first { b'{' } else { b',' }];
+        json_values::push_str(&mut piece, &m.name);
+        piece.extend_from_slice(b":{");
+        let mut any = false;
+        for (i, name) in order {
+            let series: Vec<&[u8]> = sel
+                .hosts
+                .iter()
+                .filter_map(|(h, _)| by_host.get(h))
+                .flat_map(|s| s[i].iter().map(Vec::as_slice))
+                .collect();
+            if !series.is_empty() {
+                json_values::push_scope(&mut piece, any, name, &m.unit, timestep, &series);
+                any = true;
+            }
         }
-        out
+        piece.push(b'}');
+        *first &= !any;
+        any.then_some(piece)
     }
 
     fn series_data(
