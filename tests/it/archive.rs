@@ -23,6 +23,17 @@ fn archive_toml(root: &Path, extra: &str) -> String {
     )
 }
 
+/// A process that archives into a fresh folder, over a fresh database.
+async fn archiving_app(db: Db) -> (TestDb, tempfile::TempDir, TestApp) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let root = tempfile::tempdir().unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = archive_toml(root.path(), "");
+    let app = TestApp::spawn(setup).await;
+    (tdb, root, app)
+}
+
 fn read_json(path: &Path) -> Value {
     let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
@@ -340,12 +351,7 @@ async fn all_jobs(db: &TestDb) -> Vec<Value> {
 }
 
 async fn archive_then_import_into_an_empty_database_gives_the_same_jobs(db: Db) {
-    ensure_shared_nats();
-    let tdb = TestDb::new(db).await;
-    let root = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = archive_toml(root.path(), "");
-    let app = TestApp::spawn(setup).await;
+    let (tdb, root, app) = archiving_app(db).await;
     for id in 1..=20 {
         let mut j = start_json(id, 1000 + id);
         j["tags"] = json!([{"type": "app", "name": format!("a{}", id % 3)}]);
@@ -459,12 +465,7 @@ fn schema_violations(schema: &str, file: &Path) -> Vec<String> {
 }
 
 async fn archived_files_satisfy_cc_backends_schemas(db: Db) {
-    ensure_shared_nats();
-    let tdb = TestDb::new(db).await;
-    let root = tempfile::tempdir().unwrap();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = archive_toml(root.path(), "");
-    let app = TestApp::spawn(setup).await;
+    let (_tdb, root, app) = archiving_app(db).await;
     // A cluster without a cluster.json (the archive generates one), a job without
     // accelerators that says so with numAcc 0.
     let mut start = start_json(42, 1700000000);
