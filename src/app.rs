@@ -161,7 +161,8 @@ impl Application {
                 self.metrics.clone(),
                 feed.clone(),
             )
-            .owned_by(format!("{}@{addr}", server_id()));
+            .owned_by(format!("{}@{addr}", server_id()))
+            .with_metrics(self.tsdb.clone());
             tasks.push(supervise(
                 "archiver",
                 archiver.run(shutdown.clone()),

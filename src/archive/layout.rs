@@ -1,5 +1,6 @@
 //! cc-backend job-archive version 3: where files go and what they hold (contract 5).
 
+use super::results::Results;
 use crate::domain::cluster::{default_metric_set, Cluster};
 use crate::store::query::JobRecord;
 use serde_json::{json, Value};
@@ -15,9 +16,10 @@ pub(super) fn job_dir(cluster: &str, job_id: i64, start_time: i64) -> String {
     )
 }
 
-/// `meta.json`: the job as the API returns it, final and archived. Nothing in it depends
-/// on when it is written, so writing a job twice gives the same bytes.
-pub(super) fn meta_json(job: &JobRecord) -> Vec<u8> {
+/// `meta.json`: the job as the API returns it, final and archived, with what archiving
+/// computed from its metrics. Nothing in it depends on when it is written, so writing a
+/// job twice (from the same samples) gives the same bytes.
+pub(super) fn meta_json(job: &JobRecord, results: Option<&Results>) -> Vec<u8> {
     let mut meta = job.clone();
     meta.monitoring_status = 3;
     meta.archive_location = None;
@@ -28,12 +30,25 @@ pub(super) fn meta_json(job: &JobRecord) -> Vec<u8> {
     if meta.num_acc == Some(0) {
         meta.num_acc = None;
     }
-    serde_json::to_vec_pretty(&meta).unwrap_or_default()
-}
-
-/// `data.json`: per-metric series; jobledger has no metric data yet.
-pub(super) fn data_json() -> Vec<u8> {
-    b"{}".to_vec()
+    let Some(r) = results else {
+        return serde_json::to_vec_pretty(&meta).unwrap_or_default();
+    };
+    meta.meta_data = Some(r.meta_data(job));
+    // As the row keeps them (`Results::archived`).
+    if !r.footprint.footprint.is_empty() {
+        meta.footprint = json!(r.footprint.footprint);
+    }
+    if !r.footprint.energy_footprint.is_empty() {
+        meta.energy_footprint = json!(r.footprint.energy_footprint);
+    }
+    meta.energy = r.footprint.energy.or(meta.energy);
+    let mut doc = serde_json::to_value(&meta).unwrap_or_default();
+    if let Some(o) = doc.as_object_mut() {
+        if !r.statistics.is_empty() {
+            o.insert("statistics".into(), json!(r.statistics));
+        }
+    }
+    serde_json::to_vec_pretty(&doc).unwrap_or_default()
 }
 
 /// The cluster's `cluster.json` as configured (`cluster_json`), else a minimal one that

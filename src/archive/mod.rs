@@ -11,6 +11,7 @@ pub(crate) mod bundle;
 mod file;
 pub(crate) mod import;
 mod layout;
+pub(crate) mod results;
 pub mod retention;
 
 use crate::config::ArchiveConfig;
@@ -18,10 +19,14 @@ use crate::domain::change::{Change, ChangeKind};
 use crate::domain::cluster::Clusters;
 use crate::feed::Feed;
 use crate::metrics::Metrics;
+use crate::store::archive::Archived;
 use crate::store::query::JobRecord;
 use crate::store::Store;
+use crate::tsdb::shape::{Scopes, Selection};
+use crate::tsdb::Tsdb;
 use backend::Backend;
 use futures::StreamExt;
+use results::Results;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -48,6 +53,12 @@ pub struct Archiver {
     clusters: Clusters,
     metrics: Arc<Metrics>,
     feed: Arc<Feed>,
+    /// Where the jobs' metrics are read for `data.json` and statistics; without it jobs are
+    /// archived without metric data.
+    tsdb: Option<Arc<Tsdb>>,
+    /// Jobs whose metrics are read and shaped at once: that is CPU work and memory, while
+    /// the writes around it wait on the disk.
+    reading: tokio::sync::Semaphore,
     /// Clusters whose cluster.json exists, so it is checked once per process.
     known: Mutex<HashSet<String>>,
     passes: AtomicU64,
@@ -73,6 +84,8 @@ impl Archiver {
             clusters,
             metrics,
             feed,
+            tsdb: None,
+            reading: tokio::sync::Semaphore::new(2),
             known: Mutex::new(HashSet::new()),
             passes: AtomicU64::new(0),
             owner: format!("{}#{}", crate::host::server_id(), std::process::id()),
@@ -83,6 +96,12 @@ impl Archiver {
     /// running at once must not share an owner: the HTTP address tells them apart.
     pub fn owned_by(mut self, owner: String) -> Archiver {
         self.owner = owner;
+        self
+    }
+
+    /// Archive each job with its metrics from `tsdb`.
+    pub fn with_metrics(mut self, tsdb: Arc<Tsdb>) -> Archiver {
+        self.tsdb = Some(tsdb);
         self
     }
 
@@ -121,9 +140,14 @@ impl Archiver {
         let token = format!("{}/{}-{n}", self.owner, std::process::id());
         let lease_until = now + self.cfg.lease.as_secs() as i64;
         let t0 = Instant::now();
+        // Samples of a job's last minutes may still be on their way: wait for them.
+        let stopped_by = match self.tsdb {
+            Some(_) => now - self.cfg.metrics_wait.as_secs() as i64,
+            None => now,
+        };
         let jobs = self
             .store
-            .archive_claim(&token, now, lease_until, self.cfg.batch_size)
+            .archive_claim(&token, now, stopped_by, lease_until, self.cfg.batch_size)
             .await?;
         let claimed_at = t0.elapsed();
         let mut pass = Pass {
@@ -140,10 +164,10 @@ impl Archiver {
             );
         }
         // Durable writes wait on the disk, not the CPU: several at once.
-        let results: Vec<(i64, Result<String, String>)> = futures::stream::iter(jobs)
+        let results: Vec<(i64, Result<Archived, String>)> = futures::stream::iter(jobs)
             .map(|job| {
                 let span = tracing::info_span!("archive", id = job.id, job_id = job.job_id, cluster = %job.cluster);
-                async move { (job.id, self.write(job).await) }.instrument(span)
+                async move { (job.id, self.write(job, now).await) }.instrument(span)
             })
             .buffer_unordered(WRITES_IN_FLIGHT)
             .collect()
@@ -151,7 +175,7 @@ impl Archiver {
         let mut done = Vec::new();
         for (id, result) in results {
             match result {
-                Ok(location) => done.push((id, location)),
+                Ok(archived) => done.push(archived),
                 Err(error) => {
                     pass.failed += 1;
                     let attempts = self.store.archive_attempts(id).await? + 1;
@@ -200,14 +224,17 @@ impl Archiver {
         Ok(pass)
     }
 
-    /// Write one job's files; returns its location below the archive root.
-    async fn write(&self, job: JobRecord) -> Result<String, String> {
+    /// Write one job's files; returns what the job row records.
+    async fn write(&self, job: JobRecord, now: i64) -> Result<Archived, String> {
         let started = Instant::now();
         let dir = layout::job_dir(&job.cluster, job.job_id, job.start_time);
+        let results = self.results(&job, now).await?;
         // meta.json last: its presence means the job is complete.
         let files = vec![
-            ("data.json", layout::data_json()),
-            ("meta.json", layout::meta_json(&job)),
+            results
+                .as_ref()
+                .map_or(("data.json", b"{}".to_vec()), |r| r.data_file.clone()),
+            ("meta.json", layout::meta_json(&job, results.as_ref())),
         ];
         self.archive
             .put_job(&dir, files)
@@ -216,7 +243,29 @@ impl Archiver {
         self.metrics
             .archive_seconds
             .observe(started.elapsed().as_secs_f64());
-        Ok(dir)
+        Ok(match &results {
+            Some(r) => r.archived(&job, dir),
+            None => Archived::location(job.id, dir),
+        })
+    }
+
+    /// The job's metric data and what follows from it; `None` without a metric store.
+    async fn results(&self, job: &JobRecord, now: i64) -> Result<Option<Results>, String> {
+        let Some(tsdb) = &self.tsdb else {
+            return Ok(None);
+        };
+        let metrics = self.clusters.metrics_of(&job.cluster, &job.sub_cluster);
+        let scopes = Scopes::Archive {
+            num_nodes: job.num_nodes,
+            accelerators: job.num_acc.unwrap_or(0) > 0,
+        };
+        let sel = Selection::of_job(job, metrics.clone(), scopes, now);
+        let _turn = self.reading.acquire().await.map_err(|e| e.to_string())?;
+        let data = tsdb
+            .job_data(&self.store, sel)
+            .await
+            .map_err(|e| format!("reading the job's metrics: {e:#}"))?;
+        Ok(Some(Results::of(job, &data, &metrics)))
     }
 
     /// `version.txt` and the `cluster.json` of clusters new to this process, once each,

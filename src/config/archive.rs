@@ -21,6 +21,9 @@ pub struct ArchiveConfig {
     pub retry_base: Duration,
     /// How long a claim holds before another process may take the job over.
     pub lease: Duration,
+    /// A job is archived this long after its stop, so the samples of its last minutes
+    /// (sent at the collectors' interval) are in the metric store first.
+    pub metrics_wait: Duration,
 }
 
 /// An S3-compatible store; what is not set here comes from the usual `AWS_*` environment.
@@ -85,6 +88,7 @@ pub(super) struct RawArchive {
     batch_size: Option<i64>,
     retry_base_secs: Option<u64>,
     lease_secs: Option<u64>,
+    metrics_wait_secs: Option<u64>,
 }
 
 fn secs(v: Option<u64>, default: u64) -> Duration {
@@ -129,6 +133,7 @@ pub(super) fn parse(a: RawArchive) -> Result<ArchiveConfig, (&'static str, Strin
         batch_size: a.batch_size.unwrap_or(200),
         retry_base: secs(a.retry_base_secs, 5).max(Duration::from_secs(1)),
         lease: secs(a.lease_secs, 300).max(Duration::from_secs(5)),
+        metrics_wait: secs(a.metrics_wait_secs, 120),
     };
     if !(1..=100).contains(&archive.max_attempts) {
         return Err(("archive.max_attempts", "must be 1 to 100".into()));

@@ -64,6 +64,20 @@ impl Clusters {
             .map_or_else(default_metric_set, |c| c.metrics.clone())
     }
 
+    /// The metrics a subcluster of `cluster` has (those it does not remove), by name.
+    pub fn metrics_of(&self, cluster: &str, sub_cluster: &str) -> Vec<super::metric::MetricConfig> {
+        let removed: &[String] = self
+            .get(cluster)
+            .and_then(|c| c.subclusters.iter().find(|s| s.name == sub_cluster))
+            .map_or(&[], |s| s.removed.as_slice());
+        self.metrics(cluster)
+            .all()
+            .into_iter()
+            .filter(|m| !removed.contains(&m.name))
+            .cloned()
+            .collect()
+    }
+
     /// The subcluster whose node list holds `host`.
     pub fn subcluster_of(&self, cluster: &str, host: &str) -> Option<&SubCluster> {
         self.get(cluster)?

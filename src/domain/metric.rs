@@ -2,6 +2,7 @@
 //! `cluster.json` (or the built-in default), and the scope hierarchy that says how samples
 //! of a finer level add up to a coarser one.
 
+use super::footprint::Settings;
 use serde::Deserialize;
 use std::fmt;
 
@@ -82,6 +83,8 @@ pub struct MetricConfig {
     pub aggregation: Aggregation,
     /// Seconds between samples: the grid the samples are kept on.
     pub timestep: i64,
+    /// Footprint, energy and thresholds, per subcluster.
+    pub settings: Settings,
     pub raw: serde_json::Value,
 }
 
@@ -172,6 +175,7 @@ pub fn default_metrics() -> Vec<MetricConfig> {
             scope,
             aggregation,
             timestep: 60,
+            settings: Settings::default(),
             raw,
         }
     };
@@ -240,7 +244,9 @@ pub fn parse_metric(raw: serde_json::Value) -> Result<MetricConfig, String> {
     if m.timestep <= 0 {
         return Err(format!("metric {:?}: timestep must be positive", m.name));
     }
+    let settings = Settings::parse(&raw).map_err(|e| format!("metric {:?}: {e}", m.name))?;
     Ok(MetricConfig {
+        settings,
         aggregation: m.aggregation.unwrap_or(Aggregation::Avg),
         name: m.name,
         unit: m.unit,

@@ -4,7 +4,9 @@
 
 pub mod change;
 pub mod cluster;
+pub mod footprint;
 pub mod job;
+pub mod jobdata;
 pub mod metric;
 pub mod nodestate;
 pub mod query;

@@ -9,7 +9,7 @@ use super::{ApiError, AppState};
 use crate::auth::Action;
 use crate::domain::metric::{MetricConfig, Scope};
 use crate::tsdb::scope::Owned;
-use crate::tsdb::shape::Selection;
+use crate::tsdb::shape::{Scopes, Selection};
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, StatusCode};
@@ -42,18 +42,9 @@ pub(super) async fn job_metrics(
     let p = Params::parse(q.as_deref(), &["metric", "scope", "resolution"])?;
     let job = readable_job(&app, &caller, &id).await?;
     let metrics = chosen_metrics(&app, &job.cluster, &job.sub_cluster, &p)?;
-    let hosts = owned_units(&job.resources);
-    let sel = Selection {
-        cluster: job.cluster.clone(),
-        hosts,
-        metrics,
-        scopes: chosen_scopes(&p)?,
-        from: job.start_time,
-        to: job
-            .stop_time
-            .unwrap_or_else(|| chrono::Utc::now().timestamp()),
-        resolution: resolution(&p)?,
-    };
+    let now = chrono::Utc::now().timestamp();
+    let mut sel = Selection::of_job(&job, metrics, chosen_scopes(&p)?, now);
+    sel.resolution = resolution(&p)?;
     read(&app, sel).await
 }
 
@@ -158,20 +149,9 @@ fn chosen_metrics(
     p: &Params,
 ) -> Result<Vec<MetricConfig>, ApiError> {
     let set = app.clusters.metrics(cluster);
-    let removed: Vec<String> = app
-        .clusters
-        .get(cluster)
-        .and_then(|c| c.subclusters.iter().find(|s| s.name == sub_cluster))
-        .map(|s| s.removed.clone())
-        .unwrap_or_default();
     let asked: Vec<&str> = p.all("metric").collect();
     if asked.is_empty() {
-        return Ok(set
-            .all()
-            .into_iter()
-            .filter(|m| !removed.contains(&m.name))
-            .cloned()
-            .collect());
+        return Ok(app.clusters.metrics_of(cluster, sub_cluster));
     }
     asked
         .into_iter()
@@ -187,10 +167,10 @@ fn chosen_metrics(
         .collect()
 }
 
-fn chosen_scopes(p: &Params) -> Result<Option<Vec<Scope>>, ApiError> {
+fn chosen_scopes(p: &Params) -> Result<Scopes, ApiError> {
     let asked: Vec<&str> = p.all("scope").collect();
     if asked.is_empty() {
-        return Ok(None);
+        return Ok(Scopes::Native);
     }
     asked
         .into_iter()
@@ -201,7 +181,7 @@ fn chosen_scopes(p: &Params) -> Result<Option<Vec<Scope>>, ApiError> {
             })
         })
         .collect::<Result<Vec<_>, _>>()
-        .map(Some)
+        .map(Scopes::Asked)
 }
 
 fn resolution(p: &Params) -> Result<Option<i64>, ApiError> {
@@ -211,32 +191,6 @@ fn resolution(p: &Params) -> Result<Option<i64>, ApiError> {
         )),
         r => Ok(r),
     }
-}
-
-/// Each node of `resources` with the hwthreads and accelerators the job owns there.
-fn owned_units(resources: &serde_json::Value) -> Vec<(String, Owned)> {
-    let mut out = Vec::new();
-    for r in resources.as_array().into_iter().flatten() {
-        let Some(host) = r["hostname"].as_str() else {
-            continue;
-        };
-        let hwthreads = r["hwthreads"]
-            .as_array()
-            .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect());
-        let accelerators = r["accelerators"].as_array().map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        });
-        out.push((
-            host.to_string(),
-            Owned {
-                hwthreads,
-                accelerators,
-            },
-        ));
-    }
-    out
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -5,10 +5,11 @@ use super::auth::Caller;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState};
 use crate::auth::Action;
+use crate::domain::jobdata::Statistics;
 use crate::domain::metric::Scope;
 use crate::tsdb::downsample::lttb;
 use crate::tsdb::read::Grid;
-use crate::tsdb::scope::{at_scope, combine, statistics, Owned};
+use crate::tsdb::scope::{at_scope, combine, Owned};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -239,7 +240,7 @@ async fn answer(
                     *v *= f;
                 }
             }
-            let stats = statistics(&values);
+            let stats = Statistics::of(&values).filter(|_| req.with_stats);
             let resolution = q.resolution.max(timestep);
             if resolution > timestep {
                 let points = values.len() * usize::try_from(timestep).unwrap_or(1);
@@ -256,9 +257,9 @@ async fn answer(
                 from: start,
                 to: start + len * timestep,
                 resolution,
-                avg: stats.filter(|_| req.with_stats).map(|s| s.1),
-                min: stats.filter(|_| req.with_stats).map(|s| s.0),
-                max: stats.filter(|_| req.with_stats).map(|s| s.2),
+                avg: stats.map(|s| s.avg),
+                min: stats.map(|s| s.min),
+                max: stats.map(|s| s.max),
             }
         })
         .collect())

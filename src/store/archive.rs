@@ -25,6 +25,34 @@ pub struct ArchivedJob {
     pub location: String,
 }
 
+/// A job written to the archive: where, and what archiving computed for its row (`None`:
+/// left as it is).
+#[derive(Debug, Clone)]
+pub struct Archived {
+    pub id: i64,
+    pub location: String,
+    /// JSON objects.
+    pub footprint: Option<String>,
+    pub energy_footprint: Option<String>,
+    /// kWh.
+    pub energy: Option<f64>,
+    pub meta_data: Option<String>,
+}
+
+impl Archived {
+    /// Only the location: a job archived without metric data keeps its row as it is.
+    pub fn location(id: i64, location: String) -> Archived {
+        Archived {
+            id,
+            location,
+            footprint: None,
+            energy_footprint: None,
+            energy: None,
+            meta_data: None,
+        }
+    }
+}
+
 /// Filters of `jobledger archive list`.
 #[derive(Debug, Default, Clone)]
 pub struct ArchiveFilter {
@@ -83,11 +111,13 @@ impl Store {
         Ok((new.len(), jobs.len() - new.len()))
     }
 
-    /// Claim up to `limit` waiting jobs for `lease_until`; returns them as the API shows them.
+    /// Claim up to `limit` waiting jobs that stopped by `stopped_by` for `lease_until`;
+    /// returns them as the API shows them.
     pub async fn archive_claim(
         &self,
         token: &str,
         now: i64,
+        stopped_by: i64,
         lease_until: i64,
         limit: i64,
     ) -> Result<Vec<JobRecord>, sqlx::Error> {
@@ -95,7 +125,7 @@ impl Store {
         let sql = format!(
             "UPDATE job SET archive_lease = $1, archive_lease_until = $3 \
              WHERE id IN (SELECT id FROM job WHERE monitoring_status = 1 AND job_state <> 'running' \
-                          AND archive_next_try <= $2 AND {free} ORDER BY id LIMIT $4) \
+                          AND archive_next_try <= $2 AND stop_time <= $5 AND {free} ORDER BY id LIMIT $4) \
              AND monitoring_status = 1 AND {free} RETURNING id"
         );
         let ids: Vec<i64> = sqlx::query(&sql)
@@ -103,6 +133,7 @@ impl Store {
             .bind(now)
             .bind(lease_until)
             .bind(limit)
+            .bind(stopped_by)
             .fetch_all(&self.pool)
             .await?
             .iter()
@@ -126,46 +157,66 @@ impl Store {
         Ok(done.rows_affected())
     }
 
-    /// Record archived jobs `(id, location)`, each only while `token` still holds its lease,
-    /// in one statement per chunk. Returns the ids recorded.
+    /// Record archived jobs, each only while `token` still holds its lease, in one
+    /// statement per chunk. Returns the ids recorded.
     pub async fn archive_done(
         &self,
         token: &str,
-        done: &[(i64, String)],
+        done: &[Archived],
         now: i64,
     ) -> Result<Vec<i64>, sqlx::Error> {
+        use super::values::{placeholders, Style, Val};
+        const COLS: usize = 6;
         let mut conn = self.pool.acquire().await?;
         let style = super::values::style(&conn);
         let mut recorded = Vec::with_capacity(done.len());
         for chunk in done.chunks(500) {
             // Placeholders in text order: now, the VALUES rows, token.
             let (now_p, rows, token_p) = match style {
-                super::values::Style::Question => (
+                Style::Question => (
                     "?".to_string(),
-                    super::values::placeholders(style, chunk.len(), 2),
+                    placeholders(style, chunk.len(), COLS),
                     "?".to_string(),
                 ),
-                super::values::Style::Dollar => {
+                Style::Dollar => {
                     let rows: Vec<String> = (0..chunk.len())
-                        .map(|i| format!("(${}::BIGINT,${})", 2 + 2 * i, 3 + 2 * i))
+                        .map(|i| {
+                            let p = 2 + COLS * i;
+                            format!(
+                                "(${p}::BIGINT,${},${},${},${}::DOUBLE PRECISION,${})",
+                                p + 1,
+                                p + 2,
+                                p + 3,
+                                p + 4,
+                                p + 5
+                            )
+                        })
                         .collect();
                     (
                         "$1".into(),
                         rows.join(","),
-                        format!("${}", 2 + 2 * chunk.len()),
+                        format!("${}", 2 + COLS * chunk.len()),
                     )
                 }
             };
+            // What archiving did not compute stays as the job had it.
             let sql = format!(
                 "UPDATE job SET monitoring_status = 3, archive_location = v.column2, archived_at = {now_p}, \
-                 archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL \
+                 archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL, \
+                 footprint = COALESCE(v.column3, job.footprint), \
+                 energy_footprint = COALESCE(v.column4, job.energy_footprint), \
+                 energy = COALESCE(v.column5, job.energy), meta_data = COALESCE(v.column6, job.meta_data) \
                  FROM (VALUES {rows}) AS v WHERE job.id = v.column1 AND job.archive_lease = {token_p} \
                  AND job.monitoring_status = 1 RETURNING job.id"
             );
-            let mut vals: Vec<super::values::Val> = vec![now.into()];
-            for (id, location) in chunk {
-                vals.push((*id).into());
-                vals.push(location.as_str().into());
+            let mut vals: Vec<Val> = vec![now.into()];
+            for a in chunk {
+                vals.push(a.id.into());
+                vals.push(a.location.as_str().into());
+                vals.push(a.footprint.clone().into());
+                vals.push(a.energy_footprint.clone().into());
+                vals.push(a.energy.into());
+                vals.push(a.meta_data.clone().into());
             }
             vals.push(token.into());
             for row in super::values::bind_all(sqlx::query(&sql), vals)

@@ -8,7 +8,7 @@
 //! Each node's series are written where they are shaped (`shape.rs`), both cores at
 //! once; names and units go through serde_json.
 
-use super::shape::SeriesData;
+use crate::domain::jobdata::SeriesData;
 
 /// `"scope":{"unit":…,"timestep":…,"series":[…]}`, after a comma unless it is the first;
 /// `series`: each written by `series_json`.

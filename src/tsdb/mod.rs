@@ -17,6 +17,7 @@ mod compact;
 pub(crate) mod consume;
 pub(crate) mod downsample;
 mod fastline;
+mod job_data;
 mod json_values;
 pub(crate) mod line;
 pub(crate) mod read;

@@ -15,6 +15,34 @@ pub(crate) struct Owned {
     pub accelerators: Option<Vec<String>>,
 }
 
+impl Owned {
+    /// Each node of a job's `resources` with the hwthreads and accelerators it owns there.
+    pub(crate) fn of_resources(resources: &serde_json::Value) -> Vec<(String, Owned)> {
+        let mut out = Vec::new();
+        for r in resources.as_array().into_iter().flatten() {
+            let Some(host) = r["hostname"].as_str() else {
+                continue;
+            };
+            let hwthreads = r["hwthreads"]
+                .as_array()
+                .map(|a| a.iter().filter_map(serde_json::Value::as_i64).collect());
+            let accelerators = r["accelerators"].as_array().map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(String::from))
+                    .collect()
+            });
+            out.push((
+                host.to_string(),
+                Owned {
+                    hwthreads,
+                    accelerators,
+                },
+            ));
+        }
+        out
+    }
+}
+
 /// One unit's series at the scope asked for; `id` is `None` for the node.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Unit {
@@ -144,18 +172,6 @@ pub(crate) fn combine(series: &[&[f64]], aggregation: Aggregation) -> Vec<f64> {
         .collect()
 }
 
-/// min, avg and max of the values present; `None` for a series of gaps.
-pub(crate) fn statistics(values: &[f64]) -> Option<(f64, f64, f64)> {
-    let (mut min, mut max, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0u32);
-    for v in values.iter().filter(|v| !v.is_nan()) {
-        min = min.min(*v);
-        max = max.max(*v);
-        sum += v;
-        n += 1;
-    }
-    (n > 0).then(|| (min, sum / f64::from(n), max))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,11 +268,5 @@ mod tests {
             &Owned::default(),
         );
         assert_eq!(node[0].values, vec![10.0]);
-    }
-
-    #[test]
-    fn statistics_ignore_gaps() {
-        assert_eq!(statistics(&[1.0, f64::NAN, 3.0]), Some((1.0, 2.0, 3.0)));
-        assert_eq!(statistics(&[f64::NAN]), None);
     }
 }

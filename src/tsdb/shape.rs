@@ -4,14 +4,15 @@
 
 use super::downsample::lttb;
 use super::read::{Blocks, Grid, Stored};
-use super::scope::{at_scope, statistics, Owned};
+use super::scope::{at_scope, Owned};
 use super::{json_values, Tsdb};
+use crate::domain::jobdata::{SeriesData, Statistics};
 use crate::domain::metric::{MetricConfig, Scope, Topology};
+use crate::store::query::JobRecord;
 use crate::store::Store;
 use std::collections::HashMap;
 use std::sync::Arc;
 use tokio::sync::mpsc;
-use utoipa::ToSchema;
 
 /// What to read: one cluster's nodes over `[from, to]`.
 pub(crate) struct Selection {
@@ -19,8 +20,7 @@ pub(crate) struct Selection {
     /// Each node with the units the job owns there.
     pub hosts: Vec<(String, Owned)>,
     pub metrics: Vec<MetricConfig>,
-    /// Scopes asked for; `None`: each metric's own scope and the node.
-    pub scopes: Option<Vec<Scope>>,
+    pub scopes: Scopes,
     pub from: i64,
     pub to: i64,
     /// Seconds between points wanted (downsampled with LTTB when coarser than the
@@ -28,24 +28,72 @@ pub(crate) struct Selection {
     pub resolution: Option<i64>,
 }
 
-#[derive(Debug, ToSchema)]
-pub struct SeriesData {
-    pub hostname: String,
-    /// The unit's id (socket, core, hwthread, accelerator); absent for the node.
-    pub id: Option<String>,
-    /// Absent when the series has no sample at all.
-    pub statistics: Option<Statistics>,
-    /// One value per timestep from the first slot on; NaN (`null` in JSON) where there
-    /// is none.
-    #[schema(value_type = Vec<Option<f64>>)]
-    pub data: Vec<f64>,
+impl Selection {
+    /// A job's own nodes, hwthreads and accelerators (from its `resources`), from its
+    /// start to its stop, or to `now` while it runs.
+    pub(crate) fn of_job(
+        job: &JobRecord,
+        metrics: Vec<MetricConfig>,
+        scopes: Scopes,
+        now: i64,
+    ) -> Selection {
+        Selection {
+            cluster: job.cluster.clone(),
+            hosts: Owned::of_resources(&job.resources),
+            metrics,
+            scopes,
+            from: job.start_time,
+            to: job.stop_time.unwrap_or(now),
+            resolution: None,
+        }
+    }
 }
 
-#[derive(Debug, ToSchema)]
-pub struct Statistics {
-    pub min: f64,
-    pub avg: f64,
-    pub max: f64,
+/// The scopes each metric is read at.
+pub(crate) enum Scopes {
+    /// The metric's own scope and the node.
+    Native,
+    /// These, for every metric.
+    Asked(Vec<Scope>),
+    /// What cc-backend archives: the node; for jobs of at most 8 nodes the core, or the
+    /// metric's own scope where that is coarser; the accelerator for jobs that have some.
+    Archive { num_nodes: i64, accelerators: bool },
+}
+
+impl Scopes {
+    pub(crate) fn of(&self, m: &MetricConfig) -> Vec<Scope> {
+        match self {
+            Scopes::Native if m.scope == Scope::Node => vec![Scope::Node],
+            Scopes::Native => vec![m.scope, Scope::Node],
+            Scopes::Asked(s) => s.clone(),
+            Scopes::Archive {
+                num_nodes,
+                accelerators,
+            } => {
+                let mut s = vec![Scope::Node];
+                let finer = m.scope != Scope::Node && m.scope != Scope::Accelerator;
+                if *num_nodes <= 8 && finer {
+                    s.push(if m.scope.is_finer_than(Scope::Core) {
+                        Scope::Core
+                    } else {
+                        m.scope
+                    });
+                }
+                if *accelerators && m.scope == Scope::Accelerator {
+                    s.push(Scope::Accelerator);
+                }
+                s
+            }
+        }
+    }
+}
+
+/// `scopes` by index, in name order, each once.
+pub(super) fn scope_order(scopes: &[Scope]) -> Vec<(usize, &'static str)> {
+    let mut order: Vec<(usize, &str)> = scopes.iter().map(|s| s.name()).enumerate().collect();
+    order.sort_by_key(|(_, name)| *name);
+    order.dedup_by_key(|(_, name)| *name);
+    order
 }
 
 /// A piece of a JSON answer, or why it ends short.
@@ -136,48 +184,17 @@ impl Tsdb {
         blocks: &Blocks,
         first: &mut bool,
     ) -> Option<Vec<u8>> {
-        let scopes = match &sel.scopes {
-            Some(s) => s.clone(),
-            None if m.scope == Scope::Node => vec![Scope::Node],
-            None => vec![m.scope, Scope::Node],
-        };
-        let owned: HashMap<&str, &Owned> = sel.hosts.iter().map(|(h, o)| (h.as_str(), o)).collect();
-        let no_topology = Topology::default();
+        let scopes = sel.scopes.of(m);
         let decimals = self.config.decimals;
-        // Per node: for each scope asked for, its series as JSON.
-        let parts = stored.parts(blocks, Some(&m.name));
-        let nodes = super::on_two_threads(&parts, |p| {
-            let grids = stored.lay(p);
-            let host = grids.first()?.key.host.clone();
-            let owned = owned.get(host.as_str())?;
-            let topology = self
-                .clusters
-                .subcluster_of(&sel.cluster, &host)
-                .map_or(&no_topology, |s| &s.topology);
-            let refs: Vec<&Grid> = grids.iter().collect();
-            let per_scope: Vec<Vec<Vec<u8>>> = scopes
-                .iter()
-                .map(|scope| {
-                    at_scope(&refs, m.aggregation, *scope, topology, owned)
-                        .into_iter()
-                        .map(|u| self.series_data(&host, u.id, u.values, m, sel))
-                        .map(|s| json_values::series_json(&s, decimals))
-                        .collect()
-                })
-                .collect();
-            Some((host, per_scope))
+        let by_host = self.per_node(m, sel, stored, blocks, &scopes, |s| {
+            json_values::series_json(&s, decimals)
         });
-        let by_host: HashMap<String, Vec<Vec<Vec<u8>>>> = nodes.into_iter().flatten().collect();
-        // Scopes in name order, each with its series in the order of the job's nodes.
-        let mut order: Vec<(usize, &str)> = scopes.iter().map(|s| s.name()).enumerate().collect();
-        order.sort_by_key(|(_, name)| *name);
-        order.dedup_by_key(|(_, name)| *name);
         let timestep = sel.resolution.unwrap_or(m.timestep).max(m.timestep);
         let mut piece = vec![if *first { b'{' } else { b',' }];
         json_values::push_str(&mut piece, &m.name);
         piece.extend_from_slice(b":{");
         let mut any = false;
-        for (i, name) in order {
+        for (i, name) in scope_order(&scopes) {
             let series: Vec<&[u8]> = sel
                 .hosts
                 .iter()
@@ -194,6 +211,44 @@ impl Tsdb {
         any.then_some(piece)
     }
 
+    /// Per node with series of `m`: for each of `scopes`, its units' series, each turned
+    /// by `f`. A node's series are laid out, shaped and turned in one go, while they are
+    /// in the cache, the nodes shared out over both cores.
+    pub(super) fn per_node<T: Send>(
+        &self,
+        m: &MetricConfig,
+        sel: &Selection,
+        stored: &Stored,
+        blocks: &Blocks,
+        scopes: &[Scope],
+        f: impl Fn(SeriesData) -> T + Sync,
+    ) -> HashMap<String, Vec<Vec<T>>> {
+        let owned: HashMap<&str, &Owned> = sel.hosts.iter().map(|(h, o)| (h.as_str(), o)).collect();
+        let no_topology = Topology::default();
+        let parts = stored.parts(blocks, Some(&m.name));
+        let nodes = super::on_two_threads(&parts, |p| {
+            let grids = stored.lay(p);
+            let host = grids.first()?.key.host.clone();
+            let owned = owned.get(host.as_str())?;
+            let topology = self
+                .clusters
+                .subcluster_of(&sel.cluster, &host)
+                .map_or(&no_topology, |s| &s.topology);
+            let refs: Vec<&Grid> = grids.iter().collect();
+            let per_scope: Vec<Vec<T>> = scopes
+                .iter()
+                .map(|scope| {
+                    at_scope(&refs, m.aggregation, *scope, topology, owned)
+                        .into_iter()
+                        .map(|u| f(self.series_data(&host, u.id, u.values, m, sel)))
+                        .collect()
+                })
+                .collect();
+            Some((host, per_scope))
+        });
+        nodes.into_iter().flatten().collect()
+    }
+
     fn series_data(
         &self,
         host: &str,
@@ -203,7 +258,7 @@ impl Tsdb {
         sel: &Selection,
     ) -> SeriesData {
         // Statistics of every sample, not of the points kept by downsampling.
-        let statistics = statistics(&values).map(|(min, avg, max)| Statistics { min, avg, max });
+        let statistics = Statistics::of(&values);
         let values = match sel.resolution {
             Some(r) if r > m.timestep => {
                 let points = values.len() * usize::try_from(m.timestep).unwrap_or(1);

@@ -18,7 +18,7 @@ on_both_databases!(
 
 fn archive_toml(root: &Path, extra: &str) -> String {
     format!(
-        "[archive]\npath = \"{}\"\nretry_base_secs = 1\n{extra}",
+        "[archive]\npath = \"{}\"\nretry_base_secs = 1\nmetrics_wait_secs = 0\n{extra}",
         root.display()
     )
 }
@@ -443,7 +443,7 @@ async fn a_cc_backend_archive_imports_with_its_history(db: Db) {
 }
 
 /// `scripts/ccb-validate` over what the archive wrote, against cc-backend's schemas.
-fn schema_violations(schema: &str, file: &Path) -> Vec<String> {
+pub(crate) fn schema_violations(schema: &str, file: &Path) -> Vec<String> {
     let out = Command::new("python3")
         .arg("scripts/ccb-validate")
         .arg("../shared/reference/ccb")

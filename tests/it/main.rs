@@ -20,6 +20,7 @@ mod durability;
 mod emit;
 mod fuzz;
 mod http_api;
+mod job_results;
 mod layers;
 mod live;
 mod metric_retention;
