@@ -144,6 +144,16 @@ impl Application {
             supervise("metric ingest", metric_ingest, shutdown),
             supervise("metric retention", metric_retention, shutdown),
         ];
+        if let Some(interval) = self.config.metrics.footprint_interval {
+            let refresh = crate::archive::running::run(
+                self.store.clone(),
+                self.tsdb.clone(),
+                self.config.clusters.clone(),
+                interval,
+                shutdown.clone(),
+            );
+            tasks.push(supervise("running footprints", refresh, shutdown));
+        }
         if crate::archive::retention::enabled(&self.config.retention) {
             let retention = crate::archive::retention::run(
                 self.store.clone(),

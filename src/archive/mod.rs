@@ -13,6 +13,7 @@ pub(crate) mod import;
 mod layout;
 pub(crate) mod results;
 pub mod retention;
+pub(crate) mod running;
 
 use crate::config::ArchiveConfig;
 use crate::domain::change::{Change, ChangeKind};

@@ -19,6 +19,8 @@ pub struct MetricsConfig {
     /// Samples are kept rounded to this many decimals (`None`: every bit, lossless).
     /// cc-backend's archive keeps 2; rounded values compress about 4 times better.
     pub decimals: Option<u32>,
+    /// How often running jobs' footprints are computed again (`None`: never).
+    pub footprint_interval: Option<Duration>,
     /// A chunk is closed and stored this long after its end (by the stream's clock), so
     /// samples that arrive a little late still land in it.
     pub close_after: Duration,
@@ -42,6 +44,7 @@ pub(super) struct RawMetrics {
     chunk_minutes: Option<u64>,
     close_after_secs: Option<u64>,
     decimals: Option<i64>,
+    footprint_interval_secs: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +94,10 @@ pub(super) fn parse(m: RawMetrics) -> Result<MetricsConfig, (String, String)> {
         stream_max_age: hours(m.stream_max_age_hours, 24),
         chunk: Duration::from_secs(m.chunk_minutes.unwrap_or(120) * 60),
         close_after: Duration::from_secs(m.close_after_secs.unwrap_or(300)),
+        footprint_interval: match m.footprint_interval_secs.unwrap_or(600) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        },
         decimals: match m.decimals.unwrap_or(2) {
             -1 => None,
             d @ 0..=12 => Some(u32::try_from(d).unwrap_or(2)),

@@ -98,8 +98,51 @@ impl FromStr for TagRef {
     }
 }
 
+/// Jobs whose footprint value `name` (`flops_any_avg`, say) lies in `[from, to]`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FootprintRange {
+    pub name: String,
+    pub from: Option<f64>,
+    pub to: Option<f64>,
+}
+
+impl FromStr for FootprintRange {
+    type Err = String;
+    /// `<name>:<min>-<max>`, either end may be left out; numbers may have decimals.
+    fn from_str(s: &str) -> Result<FootprintRange, String> {
+        let bad = || format!("must be <name>:<min>-<max> (either end may be left out), got {s:?}");
+        let (name, range) = s.split_once(':').ok_or_else(bad)?;
+        let (a, b) = range.split_once('-').ok_or_else(bad)?;
+        let end = |v: &str| -> Result<Option<f64>, String> {
+            match v.trim() {
+                "" => Ok(None),
+                n => n
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|n| n.is_finite())
+                    .map(Some)
+                    .ok_or_else(bad),
+            }
+        };
+        let r = FootprintRange {
+            name: name.to_string(),
+            from: end(a)?,
+            to: end(b)?,
+        };
+        if r.name.is_empty() || (r.from.is_none() && r.to.is_none()) {
+            return Err(bad());
+        }
+        if let (Some(f), Some(t)) = (r.from, r.to) {
+            if f > t {
+                return Err(format!("{s:?}: the start of the range is after its end"));
+            }
+        }
+        Ok(r)
+    }
+}
+
 /// Everything `GET /api/jobs/`, `/api/stats/` and `/api/events` filter on; all AND.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct JobFilter {
     pub states: Vec<JobState>,
     pub cluster: Option<String>,
@@ -119,17 +162,21 @@ pub struct JobFilter {
     pub num_nodes: Option<Range>,
     /// Jobs that were running at some moment of this window (overlap, not containment).
     pub time: Option<Range>,
+    /// Footprint value ranges; a job without the value does not match.
+    pub footprint: Vec<FootprintRange>,
     pub scope: Scope,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SortField {
     StartTime,
     Duration,
     NumNodes,
+    /// A footprint value (`footprint.mem_bw_avg`); jobs without it are not listed.
+    Footprint(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sort {
     pub field: SortField,
     pub descending: bool,
@@ -153,11 +200,14 @@ impl FromStr for Sort {
             "startTime" => SortField::StartTime,
             "duration" => SortField::Duration,
             "numNodes" => SortField::NumNodes,
-            _ => {
-                return Err(format!(
-                    "field must be startTime, duration or numNodes, got {f:?}"
-                ))
-            }
+            _ => match f.strip_prefix("footprint.") {
+                Some(name) if !name.is_empty() => SortField::Footprint(name.to_string()),
+                _ => {
+                    return Err(format!(
+                        "field must be startTime, duration, numNodes or footprint.<name>, got {f:?}"
+                    ))
+                }
+            },
         };
         let descending = match d {
             "desc" => true,
@@ -254,7 +304,26 @@ mod tests {
         let s: Sort = "numNodes:asc".parse().unwrap();
         assert_eq!((s.field, s.descending), (SortField::NumNodes, false));
         assert!("user:asc".parse::<Sort>().is_err());
+        let s: Sort = "footprint.mem_bw_avg:asc".parse().unwrap();
+        assert_eq!(s.field, SortField::Footprint("mem_bw_avg".into()));
+        assert!("footprint.".parse::<Sort>().is_err());
         assert!("duration:up".parse::<Sort>().is_err());
+    }
+
+    #[test]
+    fn footprint_ranges_name_a_value_and_may_be_open() {
+        let r: FootprintRange = "flops_any_avg:0.5-10".parse().unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.from, r.to),
+            ("flops_any_avg", Some(0.5), Some(10.0))
+        );
+        assert_eq!(
+            "mem_used_max:-4".parse::<FootprintRange>().unwrap().from,
+            None
+        );
+        for bad in ["x", "x:-", ":1-2", "x:3-1", "x:a-b", "x:1"] {
+            assert!(bad.parse::<FootprintRange>().is_err(), "{bad}");
+        }
     }
 
     #[test]

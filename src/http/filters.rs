@@ -8,7 +8,7 @@ use super::auth::Caller;
 use super::params::Params;
 use super::ApiError;
 use crate::domain::job::JobState;
-use crate::domain::query::{JobFilter, Range, TagRef, Text};
+use crate::domain::query::{FootprintRange, JobFilter, Range, TagRef, Text};
 use serde::de::{Deserializer, Error as _};
 use serde::Deserialize;
 use std::fmt::Display;
@@ -73,10 +73,15 @@ pub(crate) struct FilterParams {
     #[param(value_type = Option<String>, pattern = r"^[0-9]*-[0-9]*$")]
     #[serde(deserialize_with = "parsed")]
     time: Option<Range>,
+    /// `<name>:<min>-<max>` (`flops_any_avg:10-`): a footprint value in a range, either end
+    /// open; repeat for several.
+    #[param(value_type = Option<Vec<String>>)]
+    #[serde(deserialize_with = "footprints")]
+    footprint: Vec<FootprintRange>,
 }
 
-/// The only filter parameter that may be repeated.
-const REPEATABLE: &[&str] = &["state"];
+/// The filter parameters that may be repeated.
+const REPEATABLE: &[&str] = &["state", "footprint"];
 
 /// The filter parameters' names, read once from their OpenAPI description.
 static FILTER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {
@@ -114,6 +119,7 @@ pub(crate) fn job_filter(p: &Params, caller: &Caller) -> Result<JobFilter, ApiEr
         duration: f.duration,
         num_nodes: f.num_nodes,
         time: f.time,
+        footprint: f.footprint,
         scope: caller.0.scope(),
     })
 }
@@ -145,6 +151,15 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Text>, D::Error> {
 }
 
 /// Repeated values arrive joined by `,` (see [`Params::deserialize`]).
+fn footprints<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<FootprintRange>, D::Error> {
+    let joined = checked(d)?;
+    joined
+        .split(',')
+        .map(|s| s.parse().map_err(D::Error::custom))
+        .collect()
+}
+
+/// Repeated values arrive joined by `,` (see [`Params::deserialize`]).
 fn states<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<JobState>, D::Error> {
     let joined = String::deserialize(d)?;
     joined
@@ -163,6 +178,6 @@ mod tests {
         for n in ["state", "jobName", "start-time", "numNodes", "time", "page"] {
             assert!(names.iter().any(|x| x == n), "{n} in {names:?}");
         }
-        assert_eq!(names.len(), 16);
+        assert_eq!(names.len(), 17);
     }
 }

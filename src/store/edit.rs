@@ -124,3 +124,25 @@ async fn touch(conn: &mut sqlx::AnyConnection, job: i64) -> Result<bool, sqlx::E
         .await?;
     Ok(done.rows_affected() == 1)
 }
+
+impl Store {
+    /// A running job's footprint and energy so far; a job that stopped meanwhile is left
+    /// to the archiver. Returns whether the job was still running.
+    pub async fn set_running_footprint(
+        &self,
+        id: i64,
+        f: &crate::domain::footprint::Footprint,
+    ) -> Result<bool, sqlx::Error> {
+        let done = sqlx::query(
+            "UPDATE job SET footprint = $1, energy_footprint = $2, energy = COALESCE($3, energy) \
+             WHERE id = $4 AND job_state = 'running'",
+        )
+        .bind(serde_json::to_string(&f.footprint).unwrap_or_default())
+        .bind(serde_json::to_string(&f.energy_footprint).unwrap_or_default())
+        .bind(f.energy)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}

@@ -137,6 +137,17 @@ pub(super) fn where_clause(f: &JobFilter, backend: Backend, extent: Extent) -> W
     if let Some(node) = &f.node {
         node_clause(&mut w, node, f, started, extent.max_duration);
     }
+    for r in &f.footprint {
+        let name = w.bind(r.name.as_str());
+        let mut c = format!("SELECT job_id FROM job_footprint WHERE name = {name}");
+        for (op, v) in [(">=", r.from), ("<=", r.to)] {
+            if let Some(v) = v {
+                let p = w.bind(Some(v));
+                c.push_str(&format!(" AND value {op} {p}"));
+            }
+        }
+        w.push(format!("j.id IN ({c})"));
+    }
     if let Some(t) = &f.tag {
         let (ty, name) = (w.bind(t.tag_type.as_str()), w.bind(t.name.as_str()));
         w.push(format!(
@@ -305,12 +316,25 @@ fn sqlite_glob(glob: &str) -> String {
     glob.replace('[', "[[]")
 }
 
+/// What a sort adds after `FROM job j`: a join with the footprint value it sorts by
+/// (`fp`), its name bound in `w`.
+pub(super) fn sort_join(s: &Sort, w: &mut Where) -> String {
+    match &s.field {
+        SortField::Footprint(name) => {
+            let k = w.bind(name.as_str());
+            format!(" JOIN job_footprint fp ON fp.job_id = j.id AND fp.name = {k}")
+        }
+        _ => String::new(),
+    }
+}
+
 /// `ORDER BY` for a sort; the id breaks ties so pages never overlap.
-pub(super) fn order_by(s: Sort) -> String {
+pub(super) fn order_by(s: &Sort) -> String {
     let col = match s.field {
         SortField::StartTime => "j.start_time",
         SortField::Duration => "j.duration",
         SortField::NumNodes => "j.num_nodes",
+        SortField::Footprint(_) => "fp.value",
     };
     let dir = if s.descending { "DESC" } else { "ASC" };
     format!(" ORDER BY {col} {dir}, j.id {dir}")

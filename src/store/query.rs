@@ -1,6 +1,6 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
-use super::filter::{order_by, where_clause, Extent, Where};
+use super::filter::{order_by, sort_join, where_clause, Extent, Where};
 use super::values::{bind_all, Val};
 use super::Store;
 use crate::domain::query::{JobFilter, Sort};
@@ -131,12 +131,13 @@ impl Store {
 
     /// One page of jobs and the number of all matching jobs.
     pub async fn list_jobs(&self, q: &JobQuery) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
-        let w = self.where_for(&q.filter).await?;
+        let mut w = self.where_for(&q.filter).await?;
+        let join = sort_join(&q.sort, &mut w);
         let n = w.vals.len();
         let sql = format!(
-            "{JOB_SELECT}{}{} LIMIT ${} OFFSET ${}",
+            "{JOB_SELECT}{join}{}{} LIMIT ${} OFFSET ${}",
             w.sql(),
-            order_by(q.sort),
+            order_by(&q.sort),
             n + 1,
             n + 2
         );
@@ -152,7 +153,7 @@ impl Store {
                 j.meta_data = None;
             }
         }
-        let count_sql = format!("SELECT COUNT(*) FROM job j{}", w.sql());
+        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", w.sql());
         let total: i64 = bind_all(sqlx::query(&count_sql), w.vals)
             .fetch_one(&self.pool)
             .await?

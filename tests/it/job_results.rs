@@ -317,6 +317,11 @@ async fn a_replayed_job_archives_its_data_statistics_footprint_and_energy(db: Db
     close(&row["energyFootprint"]["rapl_power"], kwh, "energy");
     close(&row["energy"], kwh, "energy");
     assert_eq!(meta_out["energy"], row["energy"]);
+    // The row's footprint is indexed: the job lists by it.
+    let by_load = app
+        .jobs("sort=footprint.cpu_load_avg&footprint=mem_used_max:0-")
+        .await;
+    assert_eq!(by_load.len(), 1);
     assert!(
         meta_out["metaData"].get("metricData").is_none(),
         "{}",

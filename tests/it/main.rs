@@ -18,6 +18,7 @@ mod cli;
 mod compat;
 mod durability;
 mod emit;
+mod footprints;
 mod fuzz;
 mod http_api;
 mod job_results;

@@ -1,0 +1,144 @@
+//! Footprints in job lists: filtered and sorted through their index, given with a start
+//! or computed from a running job's samples.
+
+use crate::events::start_json;
+use crate::faults::publish_until_acked_to;
+use crate::helpers::*;
+use crate::metric_store::wait_metric_store;
+use crate::on_both_databases;
+use serde_json::{json, Value};
+
+on_both_databases!(
+    jobs_filter_and_sort_by_footprint_values,
+    a_running_jobs_footprint_follows_its_samples,
+);
+
+fn ids(jobs: &[Value]) -> Vec<i64> {
+    jobs.iter().map(|j| j["jobId"].as_i64().unwrap()).collect()
+}
+
+async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let app = TestApp::spawn(Setup::new(&tdb, SHARED_NATS)).await;
+    for (id, fp) in [
+        (1, json!({"flops_any_avg": 10.5, "mem_used_max": 3.0})),
+        (2, json!({"flops_any_avg": 0.25})),
+        (3, json!({"flops_any_avg": 99.0, "mem_used_max": 1.0})),
+        (4, json!({})),
+    ] {
+        let mut s = start_json(id, 1_700_000_000 + id);
+        s["footprint"] = fp;
+        assert_eq!(
+            app.post("/api/jobs/start_job/", &s.to_string()).await.0,
+            201
+        );
+    }
+    let q = |query: &str| {
+        let app = &app;
+        let query = query.to_string();
+        async move { ids(&app.jobs(&query).await) }
+    };
+    assert_eq!(q("footprint=flops_any_avg:1-").await, vec![3, 1]);
+    assert_eq!(q("footprint=flops_any_avg:0.25-10.5").await, vec![2, 1]);
+    assert_eq!(
+        q("footprint=flops_any_avg:-1&footprint=mem_used_max:0-").await,
+        Vec::<i64>::new()
+    );
+    assert_eq!(q("footprint=mem_used_max:0-").await, vec![3, 1]);
+    // Sorted by a value: only jobs that have it, ties broken by id.
+    assert_eq!(q("sort=footprint.flops_any_avg:desc").await, vec![3, 1, 2]);
+    assert_eq!(q("sort=footprint.flops_any_avg:asc").await, vec![2, 1, 3]);
+    assert_eq!(
+        q("sort=footprint.mem_used_max:asc&footprint=flops_any_avg:1-").await,
+        vec![3, 1]
+    );
+    let (_, body) = app
+        .get("/api/jobs/?sort=footprint.flops_any_avg&items-per-page=1&page=2")
+        .await;
+    assert_eq!(
+        (body["jobs"][0]["jobId"].clone(), body["total"].clone()),
+        (json!(1), json!(3)),
+        "{body}"
+    );
+    for bad in [
+        "footprint=flops_any_avg",
+        "footprint=x:3-1",
+        "sort=footprint.",
+    ] {
+        let (status, body) = app.get(&format!("/api/jobs/?{bad}")).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+async fn a_running_jobs_footprint_follows_its_samples(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = json!({
+        "name": "testcluster",
+        "metricConfig": [
+            {"name": "cpu_load", "unit": {"base": ""}, "scope": "node", "aggregation": "avg",
+             "timestep": 60, "peak": 64, "normal": 32, "caution": 4, "alert": 1, "footprint": "avg"},
+            {"name": "node_power", "unit": {"base": "W"}, "scope": "node", "aggregation": "sum",
+             "timestep": 60, "peak": 500, "normal": 300, "caution": 50, "alert": 10, "energy": "power"}
+        ],
+        "subClusters": [{"name": "main", "nodes": "n[01-10]", "processorType": "x",
+            "socketsPerNode": 1, "coresPerSocket": 1, "threadsPerCore": 1,
+            "flopRateScalar": {"unit": {"base": "F/s"}, "value": 0},
+            "flopRateSimd": {"unit": {"base": "F/s"}, "value": 0},
+            "memoryBandwidth": {"unit": {"base": "B/s"}, "value": 0},
+            "topology": {"node": [0], "socket": [[0]], "memoryDomain": [[0]], "core": [[0]]}}]
+    });
+    let file = dir.path().join("cluster.json");
+    std::fs::write(&file, cluster.to_string()).unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup
+        .metrics_extra
+        .push_str("\nfootprint_interval_secs = 1");
+    setup.extra = format!(
+        "[[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
+        file.display()
+    );
+    let app = TestApp::spawn(setup.clone()).await;
+    wait_metric_store(&app).await;
+    let start = (chrono::Utc::now().timestamp() - 3600) / 60 * 60;
+    let mut s = start_json(9, start);
+    s["numNodes"] = json!(2);
+    s["resources"] = json!([{"hostname": "n01"}, {"hostname": "n02"}]);
+    assert_eq!(
+        app.post("/api/jobs/start_job/", &s.to_string()).await.0,
+        201
+    );
+    // n01 at load 4 and 200 W, n02 at load 2 and 100 W, for the hour so far.
+    let mut lines = Vec::new();
+    for i in 0..60 {
+        let t = start + 60 * i;
+        lines.push(format!("cpu_load,hostname=n01 value=4 {t}"));
+        lines.push(format!("cpu_load,hostname=n02 value=2 {t}"));
+        lines.push(format!("node_power,hostname=n01 value=200 {t}"));
+        lines.push(format!("node_power,hostname=n02 value=100 {t}"));
+    }
+    publish_until_acked_to(
+        &setup,
+        &setup.metric_subject,
+        "fp",
+        &[lines.join("\n").into_bytes()],
+    )
+    .await;
+    eventually(60, "the running job's footprint", || async {
+        app.jobs("state=running").await[0]["footprint"]["cpu_load_avg"] == json!(3.0)
+    })
+    .await;
+    let job = &app.jobs("state=running").await[0];
+    // The average node's 150 W on 2 nodes for the hour it has run so far: about 0.3 kWh.
+    let kwh = job["energy"].as_f64().unwrap();
+    assert!((0.29..=0.31).contains(&kwh), "{job}");
+    assert_eq!(job["energyFootprint"]["node_power"], job["energy"]);
+    assert_eq!(
+        ids(&app
+            .jobs("sort=footprint.cpu_load_avg&footprint=cpu_load_avg:2-4")
+            .await),
+        vec![9]
+    );
+}
