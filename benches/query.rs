@@ -6,7 +6,9 @@
 //! and times through HTTP, as a client sees them:
 //! - one page (25) of a user's jobs started in a 30-day window,
 //! - the jobs that ran on one node during one day (overlap, not just started),
-//! - usage by project over one month (jobs clipped to the month).
+//! - usage by project over one month (jobs clipped to the month),
+//! - running jobs by their footprint (the least flops first), one page,
+//! - one day's jobs of a cluster by memory bandwidth, one page.
 //!
 //! Parameters are drawn at random (fixed seed). The database is read into the page cache
 //! first (a server's steady state; Postgres with pg_prewarm), and a warm-up pass with
@@ -138,6 +140,19 @@ fn project_month(r: &mut StdRng, t0: i64, t1: i64) -> String {
     )
 }
 
+fn running_by_footprint(r: &mut StdRng, _: i64, _: i64) -> String {
+    let cluster = if r.gen_bool(0.8) { "fritz" } else { "alex" };
+    format!("/api/jobs/?state=running&cluster={cluster}&sort=footprint.flops_any_avg:asc&items-per-page=25")
+}
+
+fn day_by_footprint(r: &mut StdRng, t0: i64, t1: i64) -> String {
+    let day = r.gen_range(t0..t1 - 86_400);
+    format!(
+        "/api/jobs/?cluster=fritz&start-time={day}-{}&sort=footprint.mem_bw_avg:desc&items-per-page=25",
+        day + 86_399
+    )
+}
+
 type Query = fn(&mut StdRng, i64, i64) -> String;
 
 async fn time_queries(
@@ -224,7 +239,7 @@ async fn main() {
             .await
             .unwrap_or((now, now - days as i64 * 86_400));
         let mut rng = StdRng::seed_from_u64(7);
-        let queries: [(&str, Query, usize); 3] = [
+        let queries: [(&str, Query, usize); 5] = [
             ("user's jobs, 30 days, one page", user_page, n),
             ("jobs on one node, one day", node_day, n),
             (
@@ -232,6 +247,12 @@ async fn main() {
                 project_month,
                 (n / 10).max(10),
             ),
+            (
+                "running jobs by footprint, one page",
+                running_by_footprint,
+                n,
+            ),
+            ("a day's jobs by footprint, one page", day_by_footprint, n),
         ];
         for (name, q, runs) in queries {
             time_queries(

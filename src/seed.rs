@@ -176,7 +176,18 @@ impl Generator {
             tags: Vec::new(),
             resources,
             meta_data,
-            footprint: BTreeMap::new(),
+            // What the archiver would have computed: most jobs use the machine a
+            // little, a few a lot (job lists sort and filter by these).
+            footprint: BTreeMap::from([
+                (
+                    "flops_any_avg".to_string(),
+                    (r.gen::<f64>().powi(3) * 50_000.0).round() / 100.0,
+                ),
+                (
+                    "mem_bw_avg".to_string(),
+                    (r.gen::<f64>() * 10_000.0).round() / 100.0,
+                ),
+            ]),
             energy_footprint: BTreeMap::new(),
             energy: None,
             array_job_id: None,

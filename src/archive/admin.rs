@@ -87,7 +87,7 @@ pub(crate) async fn run(cmd: ArchiveCommand, config: &Config) -> anyhow::Result<
             ExitCode::SUCCESS
         }
         ArchiveCommand::Import { path } => {
-            let report = super::import::import(&store, &path).await?;
+            let report = super::import::import(&store, &path, &config.clusters).await?;
             for p in &report.problems {
                 println!("problem: {p}");
             }

@@ -86,7 +86,7 @@ struct JsonSubCluster {
 
 /// A cluster from cc-backend's `cluster.json`: its subclusters replace inline ones, its
 /// `metricConfig` is the cluster's metric set. Errors name the field in that file.
-fn from_cluster_json(name: &str, path: &Path) -> Result<Cluster, String> {
+pub(crate) fn from_cluster_json(name: &str, path: &Path) -> Result<Cluster, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read: {e}"))?;
     let doc: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| format!("not JSON: {e}"))?;

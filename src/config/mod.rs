@@ -14,6 +14,7 @@ use crate::domain::cluster::Clusters;
 pub use archive::{ArchiveConfig, RetentionConfig, S3Config};
 use archive::{RawArchive, RawRetention};
 pub use auth::AuthConfig;
+pub(crate) use clusters::from_cluster_json;
 pub use metrics::{write_subject, MetricsConfig, Subscription};
 pub use nats::NatsConfig;
 use serde::Deserialize;

@@ -148,6 +148,7 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 /// averages, the least minimum and the greatest maximum.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobStatistics {
+    #[serde(default)]
     pub unit: serde_json::Value,
     #[serde(serialize_with = "value_out", deserialize_with = "value_in")]
     pub avg: f64,

@@ -407,11 +407,41 @@ async fn a_cc_backend_archive_imports_with_its_history(db: Db) {
         "numHwthreads": 20, "numAcc": 0, "exclusive": 1, "monitoringStatus": 1, "smt": 0,
         "jobState": "completed", "duration": 1492, "walltime": 86400,
         "resources": [{"hostname": "e0102"}], "startTime": 1608923076, "tags": [],
-        "statistics": {"cpu_load": {"unit": {"base": ""}, "avg": 19.9, "min": 0.2, "max": 20.1}},
+        "statistics": {"cpu_load": {"unit": {"base": ""}, "avg": 19.9, "min": 0.2, "max": 20.1},
+                       "cpu_power": {"unit": {"base": "W"}, "avg": 200, "min": 10, "max": 300}},
         "metaData": {"jobName": "abc"}
     });
     std::fs::write(dir.join("meta.json"), meta.to_string()).unwrap();
     std::fs::write(dir.join("data.json"), "{}").unwrap();
+    // The archive's cluster file says which statistics make the footprint and energy.
+    let metric = |name: &str, extra: Value| {
+        let mut m = json!({"name": name, "unit": {"base": ""}, "scope": "node", "timestep": 60,
+                           "peak": 1, "normal": 1, "caution": 1, "alert": 1});
+        m.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        m
+    };
+    let cluster = json!({"name": "emmy", "subClusters": [{"name": "main", "nodes": "e[0001-0999]"}],
+        "metricConfig": [metric("cpu_load", json!({"footprint": "avg"})),
+                         metric("mem_used", json!({"footprint": "max"})),
+                         metric("cpu_power", json!({"energy": "power"}))]});
+    std::fs::write(root.path().join("emmy/cluster.json"), cluster.to_string()).unwrap();
+    // A job without statistics in meta.json: they come from its data.json.gz.
+    let second = root.path().join("emmy/1403/245/1608923076");
+    std::fs::create_dir_all(&second).unwrap();
+    let mut meta2 = meta.clone();
+    meta2["jobId"] = json!(1403245);
+    meta2["numNodes"] = json!(2);
+    meta2["resources"] = json!([{"hostname": "e0102"}, {"hostname": "e0103"}]);
+    meta2.as_object_mut().unwrap().remove("statistics");
+    std::fs::write(second.join("meta.json"), meta2.to_string()).unwrap();
+    let series = |host: &str, data: Value| json!({"hostname": host, "statistics": {"min": 0, "avg": 0, "max": 0}, "data": data});
+    let data = json!({"mem_used": {"node": {"unit": {"base": "B", "prefix": "G"}, "timestep": 60,
+        "series": [series("e0102", json!([1.5, null, 40.25])), series("e0103", json!([2, 3]))]}}});
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    std::io::Write::write_all(&mut gz, data.to_string().as_bytes()).unwrap();
+    std::fs::write(second.join("data.json.gz"), gz.finish().unwrap()).unwrap();
     let broken = root.path().join("emmy/1/001/5");
     std::fs::create_dir_all(&broken).unwrap();
     std::fs::write(broken.join("meta.json"), "{half").unwrap();
@@ -430,11 +460,18 @@ async fn a_cc_backend_archive_imports_with_its_history(db: Db) {
         "a problem makes the exit code non-zero"
     );
     assert!(
-        text.contains("1 job(s) imported") && text.contains("1 problem(s)"),
+        text.contains("2 job(s) imported") && text.contains("1 problem(s)"),
         "{text}"
     );
     assert!(text.contains("emmy/1/001/5/meta.json: not JSON"), "{text}");
-    let jobs = all_jobs(&tdb).await;
+    let mut jobs = all_jobs(&tdb).await;
+    jobs.sort_by_key(|j| j["jobId"].as_i64());
+    // cc-backend's formulas: avg for cpu_load, 200 W × 1 node × 1492 s in kWh; the
+    // max of the nodes' maxima of mem_used, from the data file.
+    assert_eq!(jobs[0]["footprint"], json!({"cpu_load_avg": 19.9}));
+    assert_eq!(jobs[0]["energyFootprint"], json!({"cpu_power": 0.08}));
+    assert_eq!(jobs[0]["energy"], json!(0.08));
+    assert_eq!(jobs[1]["footprint"], json!({"mem_used_max": 40.25}));
     assert_eq!(jobs[0]["stopTime"], 1608923076 + 1492);
     assert_eq!(jobs[0]["shared"], "none");
     assert_eq!(jobs[0]["monitoringStatus"], 3);
