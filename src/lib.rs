@@ -43,6 +43,7 @@ mod retry;
 mod secret;
 mod seed;
 pub mod store;
+pub mod tagging;
 pub mod telemetry;
 pub mod tsdb;
 pub mod wire;

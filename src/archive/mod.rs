@@ -230,6 +230,21 @@ impl Archiver {
         let started = Instant::now();
         let dir = layout::job_dir(&job.cluster, job.job_id, job.start_time);
         let results = self.results(&job, now).await?;
+        // Job-class tags go on the row first, so meta.json lists them with their ids.
+        let job = match results.as_ref().map(Results::tags) {
+            Some(tags) if !tags.is_empty() => {
+                let reread = async {
+                    self.store.add_tags(job.id, &tags).await?;
+                    self.store.job_by_id(job.id).await
+                };
+                match reread.await {
+                    Ok(Some(j)) => j,
+                    Ok(None) => job,
+                    Err(e) => return Err(format!("tagging the job: {e}")),
+                }
+            }
+            _ => job,
+        };
         // meta.json last: its presence means the job is complete.
         let files = vec![
             results
@@ -266,7 +281,12 @@ impl Archiver {
             .job_data(&self.store, sel)
             .await
             .map_err(|e| format!("reading the job's metrics: {e:#}"))?;
-        Ok(Some(Results::of(job, &data, &metrics)))
+        Ok(Some(Results::of(
+            job,
+            &data,
+            &metrics,
+            self.clusters.taggers(),
+        )))
     }
 
     /// `version.txt` and the `cluster.json` of clusters new to this process, once each,

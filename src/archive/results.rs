@@ -3,10 +3,12 @@
 //! a note in its metadata when metrics are missing.
 
 use crate::domain::footprint::{footprint, Footprint};
+use crate::domain::job::Tag;
 use crate::domain::jobdata::{job_statistics, JobData, JobStatistics};
 use crate::domain::metric::{MetricConfig, Scope};
 use crate::store::archive::Archived;
 use crate::store::query::JobRecord;
+use crate::tagging::{JobFacts, MetricFacts, Metrics, Taggers, Verdict, JOB_CLASS};
 use flate2::write::GzEncoder;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -25,12 +27,20 @@ pub(crate) struct Results {
     pub footprint: Footprint,
     /// What `metaData` says about missing metrics, if any are.
     pub note: Option<String>,
+    /// The job classes the job falls in (cc-backend's job-class tagger).
+    pub classes: Verdict,
 }
 
 impl Results {
     /// `metrics`: those the job's subcluster has.
-    pub(crate) fn of(job: &JobRecord, data: &JobData, metrics: &[MetricConfig]) -> Results {
+    pub(crate) fn of(
+        job: &JobRecord,
+        data: &JobData,
+        metrics: &[MetricConfig],
+        taggers: &Taggers,
+    ) -> Results {
         let statistics = job_statistics(data);
+        let classes = taggers.classify(&facts(job), &metric_facts(job, metrics, &statistics));
         let settings = metrics
             .iter()
             .map(|m| (m.name.as_str(), m.settings.on(&job.sub_cluster)));
@@ -58,7 +68,21 @@ impl Results {
             statistics,
             footprint,
             note,
+            classes,
         }
+    }
+
+    /// The job-class tags to attach.
+    pub(crate) fn tags(&self) -> Vec<Tag> {
+        self.classes
+            .tags
+            .iter()
+            .map(|t| Tag {
+                tag_type: JOB_CLASS.into(),
+                name: t.clone(),
+                scope: "global".into(),
+            })
+            .collect()
     }
 
     /// The job row's share: footprint, energy and the metadata note. An empty footprint
@@ -89,9 +113,49 @@ impl Results {
                 Some(n) => m.insert(NOTE_KEY.into(), n.clone().into()),
                 None => m.remove(NOTE_KEY),
             };
+            if let Some(msg) = self.classes.message() {
+                m.insert("message".into(), msg.into());
+            }
         }
         meta
     }
+}
+
+fn facts(job: &JobRecord) -> JobFacts {
+    JobFacts {
+        shared: job.shared.clone(),
+        duration: job.duration,
+        num_cores: job.num_hwthreads.unwrap_or(0),
+        num_nodes: job.num_nodes,
+        job_state: job.job_state.clone(),
+        num_acc: job.num_acc.unwrap_or(0),
+        smt: job.smt,
+    }
+}
+
+/// Each metric's statistics with its thresholds on the job's subcluster (0 if unset).
+fn metric_facts(
+    job: &JobRecord,
+    metrics: &[MetricConfig],
+    statistics: &BTreeMap<String, JobStatistics>,
+) -> Metrics {
+    metrics
+        .iter()
+        .filter_map(|m| {
+            let st = statistics.get(&m.name)?;
+            let s = m.settings.on(&job.sub_cluster);
+            let f = MetricFacts {
+                min: st.min,
+                avg: st.avg,
+                max: st.max,
+                peak: s.peak.unwrap_or(0.0),
+                normal: s.normal.unwrap_or(0.0),
+                caution: s.caution.unwrap_or(0.0),
+                alert: s.alert.unwrap_or(0.0),
+            };
+            Some((m.name.clone(), f))
+        })
+        .collect()
 }
 
 fn data_file(data: &JobData) -> (&'static str, Vec<u8>) {

@@ -82,6 +82,15 @@ struct RawConfig {
     clusters: Vec<clusters::RawCluster>,
     metrics: metrics::RawMetrics,
     auth: Option<auth::RawAuth>,
+    tagging: RawTagging,
+}
+
+/// `[tagging]`: cc-backend's tagger folder (`apps/`, `jobclasses/`).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawTagging {
+    /// Relative to the configuration file's folder.
+    path: Option<PathBuf>,
 }
 
 #[derive(Deserialize, Default)]
@@ -209,7 +218,12 @@ impl Config {
         let archive = archive::parse(raw.archive).map_err(|(k, m)| err(k, m))?;
         let retention = archive::parse_retention(raw.retention);
         let base = Path::new(source_name).parent().unwrap_or(Path::new("."));
-        let clusters = clusters::parse(raw.clusters, base).map_err(|(k, m)| err(&k, m))?;
+        let mut clusters = clusters::parse(raw.clusters, base).map_err(|(k, m)| err(&k, m))?;
+        if let Some(dir) = raw.tagging.path {
+            let taggers = crate::tagging::Taggers::load(&base.join(dir))
+                .map_err(|m| err("tagging.path", m))?;
+            clusters = clusters.with_taggers(std::sync::Arc::new(taggers));
+        }
         let metrics = metrics::parse(raw.metrics).map_err(|(k, m)| err(&k, m))?;
         for (i, s) in metrics.subscriptions.iter().enumerate() {
             if [&nats.job_subject, &nats.node_subject].contains(&&s.subject) {

@@ -2,6 +2,7 @@
 
 use super::metric::{default_metrics, MetricSet, Topology};
 use crate::hostlist::HostList;
+use crate::tagging::Taggers;
 use std::sync::{Arc, LazyLock};
 
 #[derive(Debug, Clone)]
@@ -39,11 +40,25 @@ pub fn default_metric_set() -> Arc<MetricSet> {
 #[derive(Debug, Clone, Default)]
 pub struct Clusters {
     clusters: Vec<Cluster>,
+    /// cc-backend's taggers (`[tagging]`): what a job's script and statistics say of it.
+    taggers: Arc<Taggers>,
 }
 
 impl Clusters {
     pub fn new(clusters: Vec<Cluster>) -> Self {
-        Clusters { clusters }
+        Clusters {
+            clusters,
+            taggers: Arc::default(),
+        }
+    }
+
+    pub fn with_taggers(mut self, taggers: Arc<Taggers>) -> Self {
+        self.taggers = taggers;
+        self
+    }
+
+    pub fn taggers(&self) -> &Taggers {
+        &self.taggers
     }
 
     pub fn accepts_any(&self) -> bool {

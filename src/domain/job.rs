@@ -168,6 +168,20 @@ impl StartJob {
             &resources[0].hostname,
         )?;
         let meta_data = w.meta_data.unwrap_or_default();
+        let mut tags = parse_tags(w.tags.unwrap_or_default())?;
+        // The applications its script shows (cc-backend's app tagger, `[tagging]`).
+        if let Some(script) = meta_data.get("jobScript") {
+            for app in clusters.taggers().apps_of(script) {
+                let tag = Tag {
+                    tag_type: crate::tagging::APP.into(),
+                    name: app,
+                    scope: "global".into(),
+                };
+                if !tags.contains(&tag) {
+                    tags.push(tag);
+                }
+            }
+        }
         // Older publishers only put submitTime into metaData.
         let submit_time = w
             .submit_time
@@ -181,7 +195,7 @@ impl StartJob {
             project: w.project.unwrap_or_default(),
             user,
             shared,
-            tags: parse_tags(w.tags.unwrap_or_default())?,
+            tags,
             resources,
             meta_data,
             footprint: w.footprint.unwrap_or_default(),

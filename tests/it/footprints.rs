@@ -1,5 +1,5 @@
 //! Footprints in job lists: filtered and sorted through their index, given with a start
-//! or computed from a running job's samples.
+//! or computed from a running job's samples; and cc-backend's taggers.
 
 use crate::events::start_json;
 use crate::faults::publish_until_acked_to;
@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 on_both_databases!(
     jobs_filter_and_sort_by_footprint_values,
     a_running_jobs_footprint_follows_its_samples,
+    taggers_tag_apps_at_start_and_classes_at_archive,
 );
 
 fn ids(jobs: &[Value]) -> Vec<i64> {
@@ -140,5 +141,146 @@ async fn a_running_jobs_footprint_follows_its_samples(db: Db) {
             .jobs("sort=footprint.cpu_load_avg&footprint=cpu_load_avg:2-4")
             .await),
         vec![9]
+    );
+}
+
+/// cc-backend's tagger folder: an application pattern and a low-load rule in its format.
+fn tagger_dir(root: &std::path::Path) -> std::path::PathBuf {
+    let dir = root.join("tagger");
+    std::fs::create_dir_all(dir.join("apps")).unwrap();
+    std::fs::create_dir_all(dir.join("jobclasses")).unwrap();
+    std::fs::write(dir.join("apps/vasp.txt"), "vasp_std\nvasp_gam\n").unwrap();
+    std::fs::write(
+        dir.join("jobclasses/parameters.json"),
+        r#"{"factor": 0.5, "min_secs": 600.0}"#,
+    )
+    .unwrap();
+    let rule = json!({
+        "name": "Low CPU load", "tag": "lowload", "parameters": ["factor", "min_secs"],
+        "metrics": ["cpu_load"],
+        "requirements": ["job.shared == \"none\"", "job.duration > min_secs"],
+        "variables": [{"name": "threshold", "expr": "cpu_load.limits.peak * factor"}],
+        "rule": "cpu_load.avg < threshold",
+        "hint": "average load {{.cpu_load.avg}} below {{.threshold}}"
+    });
+    std::fs::write(dir.join("jobclasses/lowload.json"), rule.to_string()).unwrap();
+    dir
+}
+
+async fn taggers_tag_apps_at_start_and_classes_at_archive(db: Db) {
+    ensure_shared_nats();
+    let tdb = TestDb::new(db).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = json!({
+        "name": "testcluster",
+        "metricConfig": [{"name": "cpu_load", "unit": {"base": ""}, "scope": "node",
+            "aggregation": "avg", "timestep": 60, "peak": 72, "normal": 36, "caution": 4, "alert": 1}],
+        "subClusters": [{"name": "main", "nodes": "n[01-10]"}]
+    });
+    let file = dir.path().join("cluster.json");
+    std::fs::write(&file, cluster.to_string()).unwrap();
+    let mut setup = Setup::new(&tdb, SHARED_NATS);
+    setup.extra = format!(
+        "[archive]\npath = \"{}\"\nmetrics_wait_secs = 0\n[tagging]\npath = \"{}\"\n\
+         [[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
+        dir.path().join("archive").display(),
+        tagger_dir(dir.path()).display(),
+        file.display()
+    );
+    let app = TestApp::spawn(setup.clone()).await;
+    wait_metric_store(&app).await;
+    let start = (chrono::Utc::now().timestamp() - 3600) / 60 * 60;
+    for (id, host, script) in [
+        (1, "n01", "#!/bin/bash\nsrun VASP_STD"),
+        (2, "n02", "srun ./a.out"),
+    ] {
+        let mut s = start_json(id, start);
+        s["resources"] = json!([{"hostname": host}]);
+        s["shared"] = json!("none");
+        s["metaData"] = json!({"jobScript": script});
+        assert_eq!(
+            app.post("/api/jobs/start_job/", &s.to_string()).await.0,
+            201
+        );
+    }
+    // Job 1 loads its node to 5 of 72; job 2 to 70.
+    let lines: Vec<String> = (0..30)
+        .flat_map(|i| {
+            let t = start + 60 * i;
+            [
+                format!("cpu_load,hostname=n01 value=5 {t}"),
+                format!("cpu_load,hostname=n02 value=70 {t}"),
+            ]
+        })
+        .collect();
+    publish_until_acked_to(
+        &setup,
+        &setup.metric_subject,
+        "tags",
+        &[lines.join("\n").into_bytes()],
+    )
+    .await;
+    let tags = |j: &Value| -> Vec<String> {
+        j["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}:{}",
+                    t["type"].as_str().unwrap(),
+                    t["name"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    let jobs = app.jobs("").await;
+    let by_id = |jobs: &[Value], id: i64| jobs.iter().find(|j| j["jobId"] == id).unwrap().clone();
+    assert_eq!(tags(&by_id(&jobs, 1)), vec!["app:vasp"]);
+    assert!(tags(&by_id(&jobs, 2)).is_empty());
+    eventually(60, "samples stored", || async {
+        let id = by_id(&app.jobs("").await, 2)["id"].clone();
+        let (_, body) = app.get(&format!("/api/jobs/{id}/metrics")).await;
+        body["cpu_load"]["node"]["series"][0]["data"]
+            .as_array()
+            .is_some_and(|d| d.iter().filter(|v| v.is_number()).count() == 30)
+    })
+    .await;
+    for id in [1, 2] {
+        let stop = json!({"jobId": id, "cluster": "testcluster", "stopTime": start + 1800, "jobState": "completed"});
+        assert_eq!(
+            app.post("/api/jobs/stop_job/", &stop.to_string()).await.0,
+            200
+        );
+    }
+    eventually(60, "both archived", || async {
+        app.jobs("")
+            .await
+            .iter()
+            .all(|j| j["monitoringStatus"] == 3)
+    })
+    .await;
+    let jobs = app.jobs("").await;
+    let low = by_id(&jobs, 1);
+    assert_eq!(tags(&low), vec!["app:vasp", "jobClass:lowload"]);
+    assert_eq!(low["metaData"]["message"], "average load 5 below 36");
+    assert!(tags(&by_id(&jobs, 2)).is_empty());
+    assert!(by_id(&jobs, 2)["metaData"].get("message").is_none());
+    // meta.json lists the class too.
+    let meta: Value = serde_json::from_slice(
+        &std::fs::read(
+            dir.path()
+                .join(format!("archive/testcluster/0/001/{start}/meta.json")),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        meta["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["name"] == "lowload"),
+        "{meta}"
     );
 }
