@@ -194,6 +194,7 @@ impl Application {
             auth: self.config.auth.as_ref().and_then(|a| a.verifier.clone()),
             feed,
             tsdb: self.tsdb.clone(),
+            efficiency: self.config.efficiency,
             shutdown: shutdown.clone(),
         }
     }

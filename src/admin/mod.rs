@@ -142,6 +142,12 @@ pub enum JobsCommand {
         #[command(flatten)]
         remote: Remote,
     },
+    /// What a job did with what it asked for: CPU, memory, GPUs and time, with notes.
+    Efficiency {
+        id: i64,
+        #[command(flatten)]
+        remote: Remote,
+    },
 }
 
 pub(crate) async fn jobs(cmd: JobsCommand) -> anyhow::Result<()> {
@@ -171,6 +177,13 @@ pub(crate) async fn jobs(cmd: JobsCommand) -> anyhow::Result<()> {
                 .get(&format!("/api/jobs/{id}"), &[])
                 .await?;
             render::job(&body, remote.format)
+        }
+        JobsCommand::Efficiency { id, remote } => {
+            let body = remote
+                .client()?
+                .get(&format!("/api/jobs/{id}/efficiency"), &[])
+                .await?;
+            render::efficiency(&body, remote.format)
         }
     }
 }

@@ -57,6 +57,88 @@ pub(super) fn jobs(body: &Value, format: Format) -> anyhow::Result<()> {
     t.print(format, &mut std::io::stdout())
 }
 
+/// An efficiency report: one line per figure (per node, per GPU), then the notes.
+pub(super) fn efficiency(r: &Value, format: Format) -> anyhow::Result<()> {
+    if format == Format::Json {
+        return json_out(r);
+    }
+    let mut rows = Vec::new();
+    let mut row = |what: &str, node: &Value, value: String| {
+        rows.push(vec![what.to_string(), text(node), value]);
+    };
+    if let Some(c) = r.get("cpu").filter(|c| !c.is_null()) {
+        row(
+            "CPU utilisation",
+            &Value::Null,
+            format!("{} %", text(&c["percent"])),
+        );
+        for n in c["perNode"].as_array().into_iter().flatten() {
+            row(
+                "CPU utilisation",
+                &n["hostname"],
+                format!("{} %", text(&n["value"])),
+            );
+        }
+    }
+    if let Some(m) = r.get("memory").filter(|m| !m.is_null()) {
+        let of = match m["requestedGb"].as_f64() {
+            Some(req) => format!(" of {req} GB ({} %)", text(&m["percent"])),
+            None => String::new(),
+        };
+        row(
+            "Memory used (max per node)",
+            &Value::Null,
+            format!("{} GB{of}", text(&m["maxUsedGb"])),
+        );
+        for n in m["perNodeGb"].as_array().into_iter().flatten() {
+            row(
+                "Memory used",
+                &n["hostname"],
+                format!("{} GB", text(&n["value"])),
+            );
+        }
+    }
+    for g in r["gpus"].as_array().into_iter().flatten() {
+        let what = format!("GPU {}", text(&g["id"]));
+        row(
+            &what,
+            &g["hostname"],
+            format!(
+                "{} % busy, {} GB",
+                text(&g["utilizationPercent"]),
+                text(&g["memoryUsedGb"])
+            ),
+        );
+    }
+    if let Some(t) = r.get("time").filter(|t| !t.is_null()) {
+        let (used, wall) = (
+            t["used"].as_i64().unwrap_or(0),
+            t["walltime"].as_i64().unwrap_or(0),
+        );
+        row(
+            "Time used",
+            &Value::Null,
+            format!(
+                "{} of {} ({} %)",
+                duration(used),
+                duration(wall),
+                text(&t["percent"])
+            ),
+        );
+    }
+    let t = Table {
+        header: vec!["figure", "node", "value"],
+        rows,
+        right: vec![2],
+    };
+    t.print(format, &mut std::io::stdout())?;
+    eprintln!("figures from {}", text(&r["source"]));
+    for n in r["notes"].as_array().into_iter().flatten() {
+        println!("* {}", text(n));
+    }
+    Ok(())
+}
+
 pub(super) fn job(j: &Value, format: Format) -> anyhow::Result<()> {
     if format == Format::Json {
         return json_out(j);

@@ -37,6 +37,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// `None`: no `[auth]` section and no `JWT_PUBLIC_KEY`; loopback only, no tokens.
     pub auth: Option<AuthConfig>,
+    pub efficiency: crate::domain::efficiency::Thresholds,
 }
 
 /// `jobledger emit`, the publisher Slurm hooks call.
@@ -83,6 +84,17 @@ struct RawConfig {
     metrics: metrics::RawMetrics,
     auth: Option<auth::RawAuth>,
     tagging: RawTagging,
+    efficiency: RawEfficiency,
+}
+
+/// `[efficiency]`: below which percentages an efficiency report speaks up.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawEfficiency {
+    cpu_low_percent: Option<f64>,
+    memory_low_percent: Option<f64>,
+    gpu_low_percent: Option<f64>,
+    walltime_low_percent: Option<f64>,
 }
 
 /// `[tagging]`: cc-backend's tagger folder (`apps/`, `jobclasses/`).
@@ -233,6 +245,39 @@ impl Config {
                 ));
             }
         }
+        let d = crate::domain::efficiency::Thresholds::default();
+        let e = raw.efficiency;
+        let mut efficiency = d;
+        for (key, v, to) in [
+            (
+                "efficiency.cpu_low_percent",
+                e.cpu_low_percent,
+                &mut efficiency.cpu,
+            ),
+            (
+                "efficiency.memory_low_percent",
+                e.memory_low_percent,
+                &mut efficiency.memory,
+            ),
+            (
+                "efficiency.gpu_low_percent",
+                e.gpu_low_percent,
+                &mut efficiency.gpu,
+            ),
+            (
+                "efficiency.walltime_low_percent",
+                e.walltime_low_percent,
+                &mut efficiency.walltime,
+            ),
+        ] {
+            match v {
+                Some(p) if !(0.0..=100.0).contains(&p) => {
+                    return Err(err(key, "must be 0 to 100".into()))
+                }
+                Some(p) => *to = p,
+                None => {}
+            }
+        }
         let auth = match raw.auth {
             Some(a) => Some(auth::parse(a).map_err(|(k, m)| err(k, m))?),
             None => None,
@@ -249,6 +294,7 @@ impl Config {
             clusters,
             metrics,
             auth,
+            efficiency,
         })
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod change;
 pub mod cluster;
+pub mod efficiency;
 pub mod footprint;
 pub mod job;
 pub mod jobdata;

@@ -3,6 +3,7 @@
 
 mod auth;
 mod edit;
+mod efficiency;
 mod error;
 mod events;
 mod filters;
@@ -50,6 +51,8 @@ pub struct AppState {
     pub feed: Arc<Feed>,
     /// The metric store: open windows of this process, stored chunks through `store`.
     pub tsdb: Arc<crate::tsdb::Tsdb>,
+    /// Below which an efficiency report's figures get a note (`[efficiency]`).
+    pub efficiency: crate::domain::efficiency::Thresholds,
     /// The process's shutdown token: event streams end with it, so shutdown never waits
     /// for a dashboard to hang up.
     pub shutdown: CancellationToken,
@@ -67,6 +70,7 @@ fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(edit::edit_meta))
         .routes(routes!(edit::get_meta, edit::put_meta, edit::delete_meta))
         .routes(routes!(metric_data::job_metrics))
+        .routes(routes!(efficiency::efficiency))
         .routes(routes!(metric_data::node_metrics))
         .routes(routes!(metric_data::write))
         .routes(routes!(metric_query::query))

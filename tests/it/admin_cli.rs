@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use std::process::Command;
 
-fn jl(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
+pub(crate) fn jl(args: &[&str], env: &[(&str, &str)]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_jobledger"))
         .args(args)
         .env_remove("JOBLEDGER_CONFIG")

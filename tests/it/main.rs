@@ -17,6 +17,7 @@ mod chaos_processes;
 mod cli;
 mod compat;
 mod durability;
+mod efficiency;
 mod emit;
 mod footprints;
 mod fuzz;
