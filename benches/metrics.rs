@@ -314,17 +314,22 @@ impl Server {
         name: &str,
         dir: &std::path::Path,
         nodes: usize,
+        archive: Option<&std::path::Path>,
     ) -> Server {
         let port = support::free_port();
+        let archive = match archive {
+            Some(a) => format!("path = \"{}\"\nmetrics_wait_secs = 0", a.display()),
+            None => "enabled = false".into(),
+        };
         let cluster = dir.join(format!("{name}-cluster.json"));
         std::fs::write(&cluster, cluster_json(nodes).to_string()).unwrap();
         let cfg = format!(
             "[database]\nurl = \"{db}\"\n[nats]\nurl = \"{nats}\"\nstream = \"{name}\"\nconsumer = \"{name}\"\n\
              job_subject = \"{name}.job\"\nnode_subject = \"{name}.node\"\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
-             [archive]\nenabled = false\n[metrics]\nstream = \"{name}_M\"\nstream_max_mib = 2048\n\
+             [archive]\n{archive}\n[metrics]\nstream = \"{name}_M\"\nstream_max_mib = 2048\n\
              close_after_secs = 2\nretention_hours = 100000\n[[metrics.subscriptions]]\nsubject = \"{name}.metrics\"\n\
              cluster = \"bench\"\n[[clusters]]\nname = \"bench\"\ncluster_json = \"{}\"\n",
-            cluster.display()
+            cluster.display(),
         );
         let path = dir.join(format!("{name}.toml"));
         std::fs::write(&path, cfg).unwrap();
@@ -397,7 +402,7 @@ async fn ingest_run(
     // As many nodes as fill one 2-hour window (120 minutes of their 760 series) with
     // `samples`: each stored chunk holds a full window, as in steady operation.
     let nodes = samples.div_ceil(PER_NODE * 120);
-    let server = Server::start(&target.fresh(&name).await, nats, &name, dir, nodes).await;
+    let server = Server::start(&target.fresh(&name).await, nats, &name, dir, nodes, None).await;
     // The window before the current one: stored once its samples go quiet.
     let base = chrono::Utc::now().timestamp() / 7200 * 7200 - 7200;
     let msgs = messages(nodes, samples, base);
@@ -425,10 +430,10 @@ async fn query_run(
     nats: &str,
     dir: &std::path::Path,
     queries: usize,
-) -> [(f64, f64); 3] {
+) -> ([(f64, f64); 3], (f64, f64)) {
     let name = format!("BQ_{}", target.name.to_uppercase());
     let db = target.fresh(&name).await;
-    let server = Server::start(&db, nats, &name, dir, 64).await;
+    let server = Server::start(&db, nats, &name, dir, 64, None).await;
     let start = chrono::Utc::now().timestamp() / 7200 * 7200 - 2 * 86_400;
     let mut rng = StdRng::seed_from_u64(3);
     let mut lines = Vec::new();
@@ -485,14 +490,57 @@ async fn query_run(
     let fresh = time_queries(&server, &path, queries).await;
     // The job's stop closed nothing; a restart runs the upkeep pass at once.
     drop(server);
-    let server = Server::start(&db, nats, &name, dir, 64).await;
+    let server = Server::start(&db, nats, &name, dir, 64, None).await;
     server
         .wait_counter("jobledger_metric_series_compacted_total", 640.0)
         .await;
     let compacted = time_queries(&server, &path, queries).await;
     // As a job view asks for a day-long job: a point every 10 minutes.
     let coarse = time_queries(&server, &format!("{path}&resolution=600"), queries).await;
-    [fresh, compacted, coarse]
+    let archived = archive_run(server, (&db, nats, &name, dir), &hosts, start).await;
+    ([fresh, compacted, coarse], archived)
+}
+
+/// More jobs like the first (64 nodes, the whole day), all stopped; then the archiver is
+/// switched on and timed until every one is archived with its data.json. Returns jobs/s
+/// and the bytes of one job's files.
+async fn archive_run(
+    server: Server,
+    (db, nats, name, dir): (&str, &str, &str, &std::path::Path),
+    hosts: &[serde_json::Value],
+    start: i64,
+) -> (f64, f64) {
+    const JOBS: i64 = 10;
+    for id in 2..=JOBS {
+        let job = json!({"jobId": id, "cluster": "bench", "user": "u", "project": "p", "numNodes": 64,
+            "startTime": start, "resources": hosts});
+        let stop = json!({"jobId": id, "cluster": "bench", "startTime": start, "stopTime": start + 86_399, "jobState": "completed"});
+        for (path, body) in [("start_job", job), ("stop_job", stop)] {
+            let r = server
+                .http
+                .post(format!("{}/api/jobs/{path}/", server.base))
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+        }
+    }
+    drop(server);
+    let root = dir.join(format!("{name}-archive"));
+    let t0 = Instant::now();
+    let server = Server::start(db, nats, name, dir, 64, Some(&root)).await;
+    server
+        .wait_counter("jobledger_archived_total", JOBS as f64)
+        .await;
+    let secs = t0.elapsed().as_secs_f64();
+    let job = root.join(format!("bench/0/001/{start}"));
+    let bytes: u64 = ["data.json.gz", "meta.json"]
+        .iter()
+        .map(|f| std::fs::metadata(job.join(f)).map_or(0, |m| m.len()))
+        .sum();
+    drop(server);
+    (JOBS as f64 / secs, bytes as f64)
 }
 
 async fn time_queries(server: &Server, path: &str, queries: usize) -> (f64, f64) {
@@ -591,6 +639,7 @@ async fn main() {
     targets.extend(postgres_target().await);
     println!("| database | bytes/sample held, a day in chunks per series / in blocks (tables + indexes) | samples read/s (median of {runs}) | samples stored/s | job query p50 / p95, 2-hour chunks | after compaction | after compaction, resolution=600 |");
     println!("|---|---|---|---|---|---|---|");
+    let mut archive_figures = Vec::new();
     for t in &targets {
         let (held_series, held_blocks) = if only_query {
             (0.0, 0.0)
@@ -606,13 +655,17 @@ async fn main() {
             read.push(r);
             stored.push(s);
         }
-        let [(f50, f95), (c50, c95), (r50, r95)] =
+        let ([(f50, f95), (c50, c95), (r50, r95)], (jobs_per_s, job_bytes)) =
             query_run(t, &nats_url, dir.path(), queries).await;
+        archive_figures.push((t.name, jobs_per_s, job_bytes));
         println!(
             "| {} | {held_series:.2} / {held_blocks:.2} | {:.0} | {:.0} | {f50:.1} ms / {f95:.1} ms | {c50:.1} ms / {c95:.1} ms | {r50:.1} ms / {r95:.1} ms |",
             t.name,
             median(read),
             median(stored)
         );
+    }
+    for (db, jobs_per_s, bytes) in archive_figures {
+        println!("archiving 64-node 24-hour jobs with data.json ({db}): {jobs_per_s:.2} jobs/s, {:.0} kB of files per job (data.json.gz and meta.json)", bytes / 1000.0);
     }
 }
