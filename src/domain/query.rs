@@ -201,7 +201,10 @@ impl FromStr for Sort {
             "duration" => SortField::Duration,
             "numNodes" => SortField::NumNodes,
             _ => match f.strip_prefix("footprint.") {
-                Some(name) if !name.is_empty() => SortField::Footprint(name.to_string()),
+                // NUL cannot reach Postgres; both databases must answer alike.
+                Some(name) if !name.is_empty() && !name.contains('\0') => {
+                    SortField::Footprint(name.to_string())
+                }
                 _ => {
                     return Err(format!(
                         "field must be startTime, duration, numNodes or footprint.<name>, got {f:?}"
