@@ -9,6 +9,7 @@ mod access;
 mod admin_cli;
 mod archive;
 mod archive_s3;
+mod archive_scopes;
 mod bad_input;
 mod chaos_database;
 mod chaos_metrics;
