@@ -274,3 +274,46 @@ impl Tsdb {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::metric::default_metrics;
+
+    fn scopes_of(name: &str, s: &Scopes) -> Vec<Scope> {
+        let m = default_metrics()
+            .into_iter()
+            .find(|m| m.name == name)
+            .unwrap();
+        s.of(&m)
+    }
+
+    #[test]
+    fn the_archive_keeps_cc_backends_scopes() {
+        let small = Scopes::Archive {
+            num_nodes: 8,
+            accelerators: true,
+        };
+        let large = Scopes::Archive {
+            num_nodes: 9,
+            accelerators: false,
+        };
+        // hwthread metrics as cores, coarser ones at their own scope, node ones once.
+        assert_eq!(
+            scopes_of("cpu_user", &small),
+            vec![Scope::Node, Scope::Core]
+        );
+        assert_eq!(
+            scopes_of("mem_bw", &small),
+            vec![Scope::Node, Scope::Socket]
+        );
+        assert_eq!(scopes_of("mem_used", &small), vec![Scope::Node]);
+        assert_eq!(
+            scopes_of("nv_util", &small),
+            vec![Scope::Node, Scope::Accelerator]
+        );
+        // More than 8 nodes: the node alone; no accelerators: no GPU scope.
+        assert_eq!(scopes_of("cpu_user", &large), vec![Scope::Node]);
+        assert_eq!(scopes_of("nv_util", &large), vec![Scope::Node]);
+    }
+}
