@@ -1,6 +1,6 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
-use super::filter::{order_by, sort_join, where_clause, Extent, Where};
+use super::filter::{order_by, sort_join, where_clause, Extent, Where, FEW_FOR_FOOTPRINT_SORT};
 use super::values::{bind_all, Val};
 use super::Store;
 use crate::domain::query::{JobFilter, Sort};
@@ -133,11 +133,16 @@ impl Store {
     pub async fn list_jobs(&self, q: &JobQuery) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
         let mut w = self.where_for(&q.filter).await?;
         let join = sort_join(&q.sort, &mut w);
+        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", w.sql());
+        let total: i64 = bind_all(sqlx::query(&count_sql), w.vals.clone())
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)?;
         let n = w.vals.len();
         let sql = format!(
             "{JOB_SELECT}{join}{}{} LIMIT ${} OFFSET ${}",
             w.sql(),
-            order_by(&q.sort),
+            order_by(&q.sort, total <= FEW_FOR_FOOTPRINT_SORT),
             n + 1,
             n + 2
         );
@@ -153,11 +158,6 @@ impl Store {
                 j.meta_data = None;
             }
         }
-        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", w.sql());
-        let total: i64 = bind_all(sqlx::query(&count_sql), w.vals)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
         Ok((self.with_tags(jobs).await?, total))
     }
 
