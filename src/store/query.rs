@@ -132,17 +132,21 @@ impl Store {
     /// One page of jobs and the number of all matching jobs.
     pub async fn list_jobs(&self, q: &JobQuery) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
         let mut w = self.where_for(&q.filter).await?;
-        let join = sort_join(&q.sort, &mut w);
-        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", w.sql());
-        let total: i64 = bind_all(sqlx::query(&count_sql), w.vals.clone())
+        // The count comes first: how many match decides how a footprint sort reads them.
+        let mut counted = w.clone();
+        let join = sort_join(&q.sort, &mut counted, false);
+        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", counted.sql());
+        let total: i64 = bind_all(sqlx::query(&count_sql), counted.vals)
             .fetch_one(&self.pool)
             .await?
             .try_get(0)?;
+        let few = total <= FEW_FOR_FOOTPRINT_SORT;
+        let join = sort_join(&q.sort, &mut w, few);
         let n = w.vals.len();
         let sql = format!(
             "{JOB_SELECT}{join}{}{} LIMIT ${} OFFSET ${}",
             w.sql(),
-            order_by(&q.sort, total <= FEW_FOR_FOOTPRINT_SORT),
+            order_by(&q.sort, few),
             n + 1,
             n + 2
         );
