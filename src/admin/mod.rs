@@ -78,6 +78,9 @@ pub struct Filters {
     /// <min>-<max>.
     #[arg(long)]
     num_nodes: Option<String>,
+    /// A footprint value in a range, <name>:<min>-<max> (flops_any_avg:-10); repeatable.
+    #[arg(long)]
+    footprint: Vec<String>,
 }
 
 impl Filters {
@@ -101,6 +104,9 @@ impl Filters {
         put("numNodes", &self.num_nodes);
         for s in &self.state {
             q.push(("state".into(), s.clone()));
+        }
+        for f in &self.footprint {
+            q.push(("footprint".into(), f.clone()));
         }
         let from = self
             .from
@@ -126,7 +132,7 @@ pub enum JobsCommand {
     List {
         #[command(flatten)]
         filters: Box<Filters>,
-        /// startTime, duration or numNodes, with :asc or :desc.
+        /// startTime, duration, numNodes or footprint.<name>, with :asc or :desc.
         #[arg(long)]
         sort: Option<String>,
         #[arg(long, default_value_t = 100)]

@@ -62,6 +62,29 @@ async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
         (json!(1), json!(3)),
         "{body}"
     );
+    // The command line passes the same filter and sort.
+    let (ok, out, err) = crate::admin_cli::jl(
+        &[
+            "jobs",
+            "list",
+            "--footprint",
+            "flops_any_avg:1-",
+            "--sort",
+            "footprint.flops_any_avg:desc",
+            "--server",
+            &app.base,
+            "--format",
+            "csv",
+        ],
+        &[],
+    );
+    assert!(ok, "{out}{err}");
+    let job_ids: Vec<&str> = out
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .collect();
+    assert_eq!(job_ids, vec!["3", "1"], "{out}");
     for bad in [
         "footprint=flops_any_avg",
         "footprint=x:3-1",
