@@ -83,12 +83,10 @@ impl Settings {
             let name = o["name"]
                 .as_str()
                 .ok_or_else(|| format!("subClusters[{i}].name is missing"))?;
-            // The overrides are the keys the entry has; the rest is the base's.
-            let mut merged = serde_json::to_value(Raw::from(&base)).unwrap_or_default();
+            // The overrides are the keys the entry has; the rest is the entry's own.
+            let mut merged = raw.clone();
             if let (Some(m), Some(o)) = (merged.as_object_mut(), o.as_object()) {
-                for (k, v) in o {
-                    m.insert(k.clone(), v.clone());
-                }
+                m.extend(o.iter().map(|(k, v)| (k.clone(), v.clone())));
             }
             let s: MetricSettings = serde_json::from_value(merged)
                 .map_err(|e| format!("subClusters[{i}] ({name}): {e}"))?;
@@ -103,36 +101,6 @@ impl Settings {
             .iter()
             .find(|(n, _)| n == subcluster)
             .map_or(&self.base, |(_, s)| s)
-    }
-}
-
-/// `MetricSettings` back as JSON, for merging overrides onto it.
-#[derive(serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Raw {
-    peak: Option<f64>,
-    normal: Option<f64>,
-    caution: Option<f64>,
-    alert: Option<f64>,
-    footprint: Option<&'static str>,
-    energy: Option<&'static str>,
-    lower_is_better: bool,
-}
-
-impl From<&MetricSettings> for Raw {
-    fn from(s: &MetricSettings) -> Raw {
-        Raw {
-            peak: s.peak,
-            normal: s.normal,
-            caution: s.caution,
-            alert: s.alert,
-            footprint: s.footprint.map(Stat::name),
-            energy: s.energy.map(|e| match e {
-                EnergyKind::Power => "power",
-                EnergyKind::Energy => "energy",
-            }),
-            lower_is_better: s.lower_is_better,
-        }
     }
 }
 
