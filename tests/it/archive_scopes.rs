@@ -4,7 +4,7 @@
 use crate::events::start_json;
 use crate::faults::publish_until_acked_to;
 use crate::helpers::*;
-use crate::metric_store::wait_metric_store;
+use crate::metric_store::{app_with_cluster, archive_now, stop_and_archive};
 use crate::on_both_databases;
 use serde_json::{json, Value};
 
@@ -30,17 +30,9 @@ async fn a_small_job_archives_its_own_cores_and_gpus_and_names_what_is_missing(d
             "topology": {"node": [0, 1, 2, 3], "socket": [[0, 1, 2, 3]], "memoryDomain": [[0, 1, 2, 3]],
                          "core": [[0, 1], [2, 3]]}}]
     });
-    let file = root.path().join("cluster.json");
-    std::fs::write(&file, cluster.to_string()).unwrap();
     let archive = root.path().join("archive");
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = format!(
-        "[archive]\npath = \"{}\"\nmetrics_wait_secs = 0\n[[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
-        archive.display(),
-        file.display()
-    );
-    let app = TestApp::spawn(setup.clone()).await;
-    wait_metric_store(&app).await;
+    let (setup, app) =
+        app_with_cluster(&tdb, root.path(), &cluster, &archive_now(&archive), "").await;
     let start = (chrono::Utc::now().timestamp() - 3600) / 60 * 60;
     // Job 1 owns core 1 (hwthreads 2, 3) and GPU 0 of s01; job 2 runs on s02, which sends nothing.
     let mut s = start_json(1, start);
@@ -94,20 +86,7 @@ async fn a_small_job_archives_its_own_cores_and_gpus_and_names_what_is_missing(d
             .is_some_and(|d| d.iter().filter(|v| v.is_number()).count() == 10)
     })
     .await;
-    for j in [1, 2] {
-        let stop = json!({"jobId": j, "cluster": "testcluster", "stopTime": start + 600, "jobState": "completed"});
-        assert_eq!(
-            app.post("/api/jobs/stop_job/", &stop.to_string()).await.0,
-            200
-        );
-    }
-    eventually(60, "both archived", || async {
-        app.jobs("")
-            .await
-            .iter()
-            .all(|j| j["monitoringStatus"] == 3)
-    })
-    .await;
+    stop_and_archive(&app, &[1, 2], start + 600).await;
     let dir = archive.join(format!("testcluster/0/001/{start}"));
     let data: Value =
         serde_json::from_slice(&std::fs::read(dir.join("data.json")).unwrap()).unwrap();

@@ -4,7 +4,7 @@ use crate::admin_cli::jl;
 use crate::events::start_json;
 use crate::faults::publish_until_acked_to;
 use crate::helpers::*;
-use crate::metric_store::wait_metric_store;
+use crate::metric_store::app_with_cluster;
 use crate::on_both_databases;
 use serde_json::json;
 
@@ -24,15 +24,10 @@ async fn a_job_with_known_utilisation_reports_it_with_notes(db: Db) {
                          metric("nv_util", "accelerator", ""), metric("nv_mem_used", "accelerator", "M")],
         "subClusters": [{"name": "main", "nodes": "g[01-10]"}]
     });
-    let file = dir.path().join("cluster.json");
-    std::fs::write(&file, cluster.to_string()).unwrap();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = format!(
-        "[efficiency]\ncpu_low_percent = 40\n[[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
-        file.display()
-    );
-    let app = TestApp::spawn(setup.clone()).await;
-    wait_metric_store(&app).await;
+    let efficiency = "[efficiency]
+cpu_low_percent = 40
+";
+    let (setup, app) = app_with_cluster(&tdb, dir.path(), &cluster, efficiency, "").await;
     let start = (chrono::Utc::now().timestamp() - 7200) / 60 * 60;
     let mut s = start_json(3, start);
     s["numNodes"] = json!(2);

@@ -4,7 +4,7 @@
 use crate::events::start_json;
 use crate::faults::publish_until_acked_to;
 use crate::helpers::*;
-use crate::metric_store::wait_metric_store;
+use crate::metric_store::{app_with_cluster, archive_now, stop_and_archive};
 use crate::on_both_databases;
 use serde_json::{json, Value};
 
@@ -114,18 +114,15 @@ async fn a_running_jobs_footprint_follows_its_samples(db: Db) {
             "memoryBandwidth": {"unit": {"base": "B/s"}, "value": 0},
             "topology": {"node": [0], "socket": [[0]], "memoryDomain": [[0]], "core": [[0]]}}]
     });
-    let file = dir.path().join("cluster.json");
-    std::fs::write(&file, cluster.to_string()).unwrap();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup
-        .metrics_extra
-        .push_str("\nfootprint_interval_secs = 1");
-    setup.extra = format!(
-        "[[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
-        file.display()
-    );
-    let app = TestApp::spawn(setup.clone()).await;
-    wait_metric_store(&app).await;
+    let (setup, app) = app_with_cluster(
+        &tdb,
+        dir.path(),
+        &cluster,
+        "",
+        "
+footprint_interval_secs = 1",
+    )
+    .await;
     let start = (chrono::Utc::now().timestamp() - 3600) / 60 * 60;
     let mut s = start_json(9, start);
     s["numNodes"] = json!(2);
@@ -200,18 +197,14 @@ async fn taggers_tag_apps_at_start_and_classes_at_archive(db: Db) {
             "aggregation": "avg", "timestep": 60, "peak": 72, "normal": 36, "caution": 4, "alert": 1}],
         "subClusters": [{"name": "main", "nodes": "n[01-10]"}]
     });
-    let file = dir.path().join("cluster.json");
-    std::fs::write(&file, cluster.to_string()).unwrap();
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = format!(
-        "[archive]\npath = \"{}\"\nmetrics_wait_secs = 0\n[tagging]\npath = \"{}\"\n\
-         [[clusters]]\nname = \"testcluster\"\ncluster_json = \"{}\"\n",
-        dir.path().join("archive").display(),
-        tagger_dir(dir.path()).display(),
-        file.display()
+    let extra = format!(
+        "{}[tagging]
+path = \"{}\"
+",
+        archive_now(&dir.path().join("archive")),
+        tagger_dir(dir.path()).display()
     );
-    let app = TestApp::spawn(setup.clone()).await;
-    wait_metric_store(&app).await;
+    let (setup, app) = app_with_cluster(&tdb, dir.path(), &cluster, &extra, "").await;
     let start = (chrono::Utc::now().timestamp() - 3600) / 60 * 60;
     for (id, host, script) in [
         (1, "n01", "#!/bin/bash\nsrun VASP_STD"),
@@ -269,20 +262,7 @@ async fn taggers_tag_apps_at_start_and_classes_at_archive(db: Db) {
             .is_some_and(|d| d.iter().filter(|v| v.is_number()).count() == 30)
     })
     .await;
-    for id in [1, 2] {
-        let stop = json!({"jobId": id, "cluster": "testcluster", "stopTime": start + 1800, "jobState": "completed"});
-        assert_eq!(
-            app.post("/api/jobs/stop_job/", &stop.to_string()).await.0,
-            200
-        );
-    }
-    eventually(60, "both archived", || async {
-        app.jobs("")
-            .await
-            .iter()
-            .all(|j| j["monitoringStatus"] == 3)
-    })
-    .await;
+    stop_and_archive(&app, &[1, 2], start + 1800).await;
     let jobs = app.jobs("").await;
     let low = by_id(&jobs, 1);
     assert_eq!(tags(&low), vec!["app:vasp", "jobClass:lowload"]);

@@ -10,7 +10,7 @@
 use crate::archive::schema_violations;
 use crate::faults::publish_until_acked_to;
 use crate::helpers::*;
-use crate::metric_store::wait_metric_store;
+use crate::metric_store::{app_with_cluster, archive_now};
 use crate::on_both_databases;
 use rand::{Rng, SeedableRng};
 use serde_json::{json, Value};
@@ -142,21 +142,10 @@ async fn a_replayed_job_archives_its_data_statistics_footprint_and_energy(db: Db
     ensure_shared_nats();
     let tdb = TestDb::new(db).await;
     let root = tempfile::tempdir().unwrap();
-    let cluster_file = root.path().join("emmy.json");
-    std::fs::write(
-        &cluster_file,
-        cluster_json(&original, sub_cluster).to_string(),
-    )
-    .unwrap();
     let archive = root.path().join("archive");
-    let mut setup = Setup::new(&tdb, SHARED_NATS);
-    setup.extra = format!(
-        "[archive]\npath = \"{}\"\nmetrics_wait_secs = 0\n[[clusters]]\nname = \"emmy\"\ncluster_json = \"{}\"\n",
-        archive.display(),
-        cluster_file.display()
-    );
-    let app = TestApp::spawn(setup.clone()).await;
-    wait_metric_store(&app).await;
+    let cluster = cluster_json(&original, sub_cluster);
+    let (setup, app) =
+        app_with_cluster(&tdb, root.path(), &cluster, &archive_now(&archive), "").await;
 
     let duration = meta["duration"].as_i64().unwrap();
     let start = (chrono::Utc::now().timestamp() - duration - 900) / 60 * 60;

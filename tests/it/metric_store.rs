@@ -25,6 +25,57 @@ pub(crate) async fn wait_metric_store(app: &TestApp) {
     }
 }
 
+/// A process over `tdb` whose cluster is described by `cluster` (cc-backend's
+/// cluster.json, written into `dir`), with `extra` TOML and `metrics_extra` keys of
+/// `[metrics]`, once its metric store reads.
+pub(crate) async fn app_with_cluster(
+    tdb: &TestDb,
+    dir: &std::path::Path,
+    cluster: &Value,
+    extra: &str,
+    metrics_extra: &str,
+) -> (Setup, TestApp) {
+    ensure_shared_nats();
+    let file = dir.join("cluster.json");
+    std::fs::write(&file, cluster.to_string()).unwrap();
+    let mut setup = Setup::new(tdb, SHARED_NATS);
+    setup.metrics_extra.push_str(metrics_extra);
+    setup.extra = format!(
+        "{extra}[[clusters]]\nname = \"{}\"\ncluster_json = \"{}\"\n",
+        cluster["name"].as_str().unwrap(),
+        file.display()
+    );
+    let app = TestApp::spawn(setup.clone()).await;
+    wait_metric_store(&app).await;
+    (setup, app)
+}
+
+/// `[archive]` into `dir` without waiting for late samples after a stop.
+pub(crate) fn archive_now(dir: &std::path::Path) -> String {
+    format!(
+        "[archive]\npath = \"{}\"\nmetrics_wait_secs = 0\n",
+        dir.display()
+    )
+}
+
+/// Stop these jobs of testcluster at `stop_time` and wait until every job is archived.
+pub(crate) async fn stop_and_archive(app: &TestApp, job_ids: &[i64], stop_time: i64) {
+    for id in job_ids {
+        let stop = json!({"jobId": id, "cluster": "testcluster", "stopTime": stop_time, "jobState": "completed"});
+        assert_eq!(
+            app.post("/api/jobs/stop_job/", &stop.to_string()).await.0,
+            200
+        );
+    }
+    eventually(60, "every job archived", || async {
+        app.jobs("")
+            .await
+            .iter()
+            .all(|j| j["monitoringStatus"] == 3)
+    })
+    .await;
+}
+
 /// A minute boundary an hour ago, so every sample lies in a closed window.
 fn hour_ago() -> i64 {
     (chrono::Utc::now().timestamp() - 3600) / 60 * 60
