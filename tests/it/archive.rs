@@ -288,7 +288,7 @@ async fn sigkill_while_archiving_leaves_every_job_archived_once_and_no_truncated
 }
 
 /// (monitoring 0, 1, 2, 3) over all jobs, from the database.
-async fn ledger_status_counts(db: &TestDb) -> (i64, i64, i64, i64) {
+pub(crate) async fn ledger_status_counts(db: &TestDb) -> (i64, i64, i64, i64) {
     let store = db.store().await;
     let row: (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM job WHERE monitoring_status = 0), \
@@ -303,7 +303,7 @@ async fn ledger_status_counts(db: &TestDb) -> (i64, i64, i64, i64) {
     row
 }
 
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();
