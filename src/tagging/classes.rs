@@ -163,17 +163,29 @@ impl Class {
                 set(&format!("{m}.{k}"), Value::Float(v))?;
             }
         }
+        // A rule that cannot be evaluated (a name it does not define, a type mismatch)
+        // does not hold; it is said in the log, since the files are an admin's to fix.
+        let failed = |what: &str, e: &dyn std::fmt::Display| -> Option<String> {
+            tracing::warn!(rule = %self.tag, part = what, error = %e, "a job-class rule cannot be evaluated");
+            None
+        };
         for r in &self.requirements {
-            if r.eval_boolean_with_context(&ctx) != Ok(true) {
-                return None;
+            match r.eval_boolean_with_context(&ctx) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return failed("requirement", &e),
             }
         }
         for (name, e) in &self.variables {
-            let v = e.eval_with_context(&ctx).ok()?;
-            ctx.set_value(name.clone(), v).ok()?;
+            match e.eval_with_context(&ctx) {
+                Ok(v) => ctx.set_value(name.clone(), v).ok()?,
+                Err(e) => return failed(name, &e),
+            }
         }
-        if self.rule.eval_boolean_with_context(&ctx) != Ok(true) {
-            return None;
+        match self.rule.eval_boolean_with_context(&ctx) {
+            Ok(true) => {}
+            Ok(false) => return None,
+            Err(e) => return failed("rule", &e),
         }
         Some(render(&self.hint, &ctx))
     }

@@ -274,3 +274,16 @@ fn a_bad_file_is_named_with_what_is_wrong() {
     let e = Taggers::load(dir.path()).unwrap_err();
     assert!(e.contains("r.json") && e.contains("\"nope\""), "{e}");
 }
+
+#[test]
+fn a_rule_that_cannot_be_evaluated_does_not_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("jobclasses")).unwrap();
+    std::fs::write(
+        dir.path().join("jobclasses/typo.json"),
+        r#"{"name":"n","tag":"typo","metrics":["cpu_load"],"rule":"cpu_load.avgg < 1"}"#,
+    )
+    .unwrap();
+    let t = Taggers::load(dir.path()).unwrap();
+    assert!(t.classify(&job(), &healthy()).tags.is_empty());
+}
