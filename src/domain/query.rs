@@ -172,7 +172,7 @@ pub enum SortField {
     StartTime,
     Duration,
     NumNodes,
-    /// A footprint value (`footprint.mem_bw_avg`); jobs without it are not listed.
+    /// A footprint value (`footprint.mem_bw_avg`); jobs without it come last.
     Footprint(String),
 }
 

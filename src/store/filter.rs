@@ -316,48 +316,14 @@ fn sqlite_glob(glob: &str) -> String {
     glob.replace('[', "[[]")
 }
 
-/// What a sort adds after `FROM job j`: the footprint value it sorts by (`fp`), its name
-/// bound in `w`. Over `few` jobs the join is a CROSS JOIN, which SQLite keeps in the
-/// order written: the filters' index first, then each job's value (see `order_by`).
-pub(super) fn sort_join(s: &Sort, w: &mut Where, few: bool) -> String {
-    match &s.field {
-        SortField::Footprint(name) => {
-            let k = w.bind(name.as_str());
-            if few {
-                w.push(format!("fp.job_id = j.id AND fp.name = {k}"));
-                " CROSS JOIN job_footprint fp".into()
-            } else {
-                format!(" JOIN job_footprint fp ON fp.job_id = j.id AND fp.name = {k}")
-            }
-        }
-        _ => String::new(),
-    }
-}
-
-/// Matching jobs up to which a footprint sort reads them all and sorts them, rather
-/// than walking the footprint index in value order (see `order_by`).
-pub(super) const FEW_FOR_FOOTPRINT_SORT: i64 = 20_000;
-
-/// `ORDER BY` for a sort; the id breaks ties so pages never overlap.
-///
-/// A footprint sort over many jobs walks the `(name, value, job_id)` index in order and
-/// stops after a page. Over few (`few`: the filters match at most
-/// `FEW_FOR_FOOTPRINT_SORT`), walking it would pass the whole index by for a handful of
-/// running jobs (a second at 1 million jobs, 16 s at 10 million, measured), so the join
-/// is written in order (`sort_join`) and the order given as an expression the index
-/// cannot serve: the planner starts from the filters' own index and sorts what they
-/// match. (SQLite's sampled statistics rate both ways alike, so it must be told.)
-pub(super) fn order_by(s: &Sort, few: bool) -> String {
+/// `ORDER BY` for a sort by a column of the job; the id breaks ties so pages never
+/// overlap. (Footprint sorts are `footprint_sort`'s.)
+pub(super) fn order_by(s: &Sort) -> String {
     let dir = if s.descending { "DESC" } else { "ASC" };
     let col = match s.field {
-        SortField::StartTime => "j.start_time",
+        SortField::StartTime | SortField::Footprint(_) => "j.start_time",
         SortField::Duration => "j.duration",
         SortField::NumNodes => "j.num_nodes",
-        SortField::Footprint(_) if few => {
-            return format!(" ORDER BY fp.value + 0 {dir}, j.id {dir}")
-        }
-        // fp.job_id, not j.id: the index holds it in this order, so no sort is left.
-        SortField::Footprint(_) => return format!(" ORDER BY fp.value {dir}, fp.job_id {dir}"),
     };
     format!(" ORDER BY {col} {dir}, j.id {dir}")
 }
@@ -366,23 +332,6 @@ pub(super) fn order_by(s: &Sort, few: bool) -> String {
 mod tests {
     use super::*;
     use crate::domain::query::TagRef;
-
-    #[test]
-    fn a_footprint_sort_walks_its_index_only_over_many_jobs() {
-        let s: Sort = "footprint.mem_bw_avg:desc".parse().unwrap();
-        assert_eq!(
-            order_by(&s, false),
-            " ORDER BY fp.value DESC, fp.job_id DESC"
-        );
-        assert_eq!(order_by(&s, true), " ORDER BY fp.value + 0 DESC, j.id DESC");
-        let mut w = Where::default();
-        assert_eq!(
-            sort_join(&s, &mut w, false),
-            " JOIN job_footprint fp ON fp.job_id = j.id AND fp.name = $1"
-        );
-        assert_eq!(sort_join(&s, &mut w, true), " CROSS JOIN job_footprint fp");
-        assert_eq!(w.sql(), " WHERE fp.job_id = j.id AND fp.name = $2");
-    }
 
     #[test]
     fn values_never_reach_the_sql_text() {

@@ -11,6 +11,7 @@ mod bulk;
 mod edit;
 mod fault;
 mod filter;
+mod footprint_sort;
 mod isolate;
 mod nodes;
 pub mod query;

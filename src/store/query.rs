@@ -1,9 +1,10 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
-use super::filter::{order_by, sort_join, where_clause, Extent, Where, FEW_FOR_FOOTPRINT_SORT};
+use super::filter::{order_by, where_clause, Extent, Where};
+use super::footprint_sort::{Page, FEW_FOR_FOOTPRINT_SORT};
 use super::values::{bind_all, Val};
 use super::Store;
-use crate::domain::query::{JobFilter, Sort};
+use crate::domain::query::{JobFilter, Sort, SortField};
 use crate::domain::rules::InstanceKey;
 use serde::Serialize;
 use serde_json::Value;
@@ -131,38 +132,61 @@ impl Store {
 
     /// One page of jobs and the number of all matching jobs.
     pub async fn list_jobs(&self, q: &JobQuery) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
-        let mut w = self.where_for(&q.filter).await?;
-        // The count comes first: how many match decides how a footprint sort reads them.
-        let mut counted = w.clone();
-        let join = sort_join(&q.sort, &mut counted, false);
-        let count_sql = format!("SELECT COUNT(*) FROM job j{join}{}", counted.sql());
-        let total: i64 = bind_all(sqlx::query(&count_sql), counted.vals)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get(0)?;
-        let few = total <= FEW_FOR_FOOTPRINT_SORT;
-        let join = sort_join(&q.sort, &mut w, few);
-        let n = w.vals.len();
-        let sql = format!(
-            "{JOB_SELECT}{join}{}{} LIMIT ${} OFFSET ${}",
-            w.sql(),
-            order_by(&q.sort, few),
-            n + 1,
-            n + 2
-        );
-        let mut page_vals = w.vals.clone();
-        let offset = (q.page - 1).saturating_mul(q.per_page);
-        page_vals.extend([q.per_page.into(), offset.into()]);
-        let rows = bind_all(sqlx::query(&sql), page_vals)
-            .fetch_all(&self.pool)
+        self.list_jobs_sorting_at_most(q, FEW_FOR_FOOTPRINT_SORT)
+            .await
+    }
+
+    /// `list_jobs`, with the number of matches up to which a footprint sort sorts them
+    /// all (`FEW_FOR_FOOTPRINT_SORT`) given, so tests read both ways over a few jobs.
+    pub async fn list_jobs_sorting_at_most(
+        &self,
+        q: &JobQuery,
+        few_max: i64,
+    ) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
+        let w = self.where_for(&q.filter).await?;
+        let total = self
+            .count(format!("SELECT COUNT(*) FROM job j{}", w.sql()), w.clone())
             .await?;
-        let mut jobs: Vec<JobRecord> = rows.iter().map(job_from_row).collect::<Result<_, _>>()?;
+        let page = Page {
+            limit: q.per_page,
+            offset: (q.page - 1).saturating_mul(q.per_page),
+        };
+        let mut jobs = match &q.sort.field {
+            SortField::Footprint(name) => {
+                let ids = self
+                    .footprint_page(&w, name, q.sort.descending, total, page, few_max)
+                    .await?;
+                let mut jobs = self.jobs_by_ids(&ids).await?;
+                jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));
+                jobs
+            }
+            _ => self.page(w, &q.sort, page).await?,
+        };
         if !q.with_metadata {
             for j in &mut jobs {
                 j.meta_data = None;
             }
         }
-        Ok((self.with_tags(jobs).await?, total))
+        Ok((jobs, total))
+    }
+
+    async fn page(
+        &self,
+        mut w: Where,
+        sort: &Sort,
+        page: Page,
+    ) -> Result<Vec<JobRecord>, sqlx::Error> {
+        let (l, o) = (w.bind(page.limit), w.bind(page.offset));
+        let sql = format!(
+            "{JOB_SELECT}{}{} LIMIT {l} OFFSET {o}",
+            w.sql(),
+            order_by(sort)
+        );
+        let rows = bind_all(sqlx::query(&sql), w.vals)
+            .fetch_all(&self.pool)
+            .await?;
+        self.with_tags(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+            .await
     }
 
     /// Those of `ids` that match `filter`, for the live event stream.

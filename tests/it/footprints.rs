@@ -47,9 +47,15 @@ async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
         Vec::<i64>::new()
     );
     assert_eq!(q("footprint=mem_used_max:0-").await, vec![3, 1]);
-    // Sorted by a value: only jobs that have it, ties broken by id.
-    assert_eq!(q("sort=footprint.flops_any_avg:desc").await, vec![3, 1, 2]);
-    assert_eq!(q("sort=footprint.flops_any_avg:asc").await, vec![2, 1, 3]);
+    // Sorted by a value: jobs without it last (as cc-backend lists them), ties by id.
+    assert_eq!(
+        q("sort=footprint.flops_any_avg:desc").await,
+        vec![3, 1, 2, 4]
+    );
+    assert_eq!(
+        q("sort=footprint.flops_any_avg:asc").await,
+        vec![2, 1, 3, 4]
+    );
     assert_eq!(
         q("sort=footprint.mem_used_max:asc&footprint=flops_any_avg:1-").await,
         vec![3, 1]
@@ -59,9 +65,10 @@ async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
         .await;
     assert_eq!(
         (body["jobs"][0]["jobId"].clone(), body["total"].clone()),
-        (json!(1), json!(3)),
+        (json!(1), json!(4)),
         "{body}"
     );
+    both_ways_of_a_footprint_sort_list_alike(&app, &tdb).await;
     // The command line passes the same filter and sort.
     let (ok, out, err) = crate::admin_cli::jl(
         &[
@@ -92,6 +99,70 @@ async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
     ] {
         let (status, body) = app.get(&format!("/api/jobs/?{bad}")).await;
         assert_eq!(status, 400, "{bad}: {body}");
+    }
+}
+
+/// A footprint sort reads a page either from the filters' index or by walking the value
+/// index, by how many jobs match; both must give the same pages, on every page.
+async fn both_ways_of_a_footprint_sort_list_alike(app: &TestApp, tdb: &TestDb) {
+    use jobledger::domain::query::{JobFilter, Sort};
+    use jobledger::store::query::JobQuery;
+    // Jobs 5..=40: a value for two in three, with ties; every fifth on another cluster.
+    for id in 5..=40i64 {
+        let mut s = start_json(id, 1_700_000_100 + id);
+        if id % 3 != 0 {
+            s["footprint"] = json!({"mem_bw_avg": (id % 7) as f64});
+        }
+        if id % 5 == 0 {
+            s["cluster"] = json!("other");
+        }
+        let (status, body) = app.post("/api/jobs/start_job/", &s.to_string()).await;
+        assert_eq!(status, 201, "{body}");
+    }
+    let store = tdb.store().await;
+    let filters = [
+        JobFilter::default(),
+        JobFilter {
+            cluster: Some("other".into()),
+            ..JobFilter::default()
+        },
+        JobFilter {
+            footprint: vec!["mem_bw_avg:2-5".parse().unwrap()],
+            ..JobFilter::default()
+        },
+    ];
+    for (filter, sort) in
+        filters
+            .iter()
+            .zip(["mem_bw_avg:desc", "mem_bw_avg:asc", "mem_bw_avg:desc"])
+    {
+        let sort: Sort = format!("footprint.{sort}").parse().unwrap();
+        for per_page in [1, 4, 7, 50] {
+            let mut q = JobQuery {
+                filter: filter.clone(),
+                sort: sort.clone(),
+                page: 1,
+                per_page,
+                with_metadata: false,
+            };
+            let (mut pages, mut total) = ((Vec::new(), Vec::new()), 0);
+            for page in 1..=(44 / per_page + 2) {
+                q.page = page;
+                let (sorted, n) = store.list_jobs_sorting_at_most(&q, i64::MAX).await.unwrap();
+                let (walked, m) = store.list_jobs_sorting_at_most(&q, 0).await.unwrap();
+                assert_eq!(n, m, "{filter:?}");
+                total = n;
+                pages.0.extend(sorted.iter().map(|j| j.job_id));
+                pages.1.extend(walked.iter().map(|j| j.job_id));
+            }
+            assert_eq!(pages.0, pages.1, "{filter:?}, {per_page} a page");
+            let mut unique = pages.0.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), pages.0.len(), "{filter:?}: a job twice");
+            assert_eq!(pages.0.len() as i64, total, "{filter:?}: {pages:?}");
+            assert!(total >= 7, "{filter:?}: {pages:?}");
+        }
     }
 }
 

@@ -1,0 +1,108 @@
+//! Job lists sorted by a footprint value (`sort=footprint.NAME`).
+//!
+//! Jobs that have the value come first, in value order, then jobs without it, by id in
+//! the same direction. cc-backend lists them all too (it sorts by a JSON field that may
+//! be missing), so a sort never changes the total: that is the filters' count.
+//!
+//! Which way a page is read depends on how many jobs the filters match (counted first):
+//! - few (at most `FEW_FOR_FOOTPRINT_SORT`): the filters' own index, each job's value
+//!   looked up by the `job_footprint` primary key, the ids sorted and one page kept. Only
+//!   ids are sorted; the page's rows are read afterwards, 25 of them, not 20,000.
+//! - many: the `(name, value, job_id)` index walked in value order, each job checked
+//!   against the filters, stopping after a page. Starting from the filters would sort
+//!   millions; walking the index over few matches would pass the whole index by (16 s a
+//!   page at 10 million jobs, measured), hence the count first.
+
+use super::filter::Where;
+use super::values::bind_all;
+use super::Store;
+use sqlx::Row;
+
+/// Matching jobs up to which a footprint sort reads them all and sorts them, rather than
+/// walking the footprint index in value order.
+pub(super) const FEW_FOR_FOOTPRINT_SORT: i64 = 50_000;
+
+/// One page's place in a list.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// The ids of one page of the jobs `w` matches (`total` of them), sorted by the
+    /// footprint value `name`; `few_max` is where the two ways divide.
+    pub(super) async fn footprint_page(
+        &self,
+        w: &Where,
+        name: &str,
+        descending: bool,
+        total: i64,
+        page: Page,
+        few_max: i64,
+    ) -> Result<Vec<i64>, sqlx::Error> {
+        let dir = if descending { "DESC" } else { "ASC" };
+        if total <= few_max {
+            let mut w = w.clone();
+            let k = w.bind(name);
+            let sql = format!(
+                "SELECT j.id FROM job j LEFT JOIN job_footprint fp \
+                 ON fp.job_id = j.id AND fp.name = {k}{} \
+                 ORDER BY fp.value {dir} NULLS LAST, j.id {dir}",
+                w.sql()
+            );
+            return self.ids(sql, w, page).await;
+        }
+        // CROSS JOIN: SQLite keeps the order written, the index walk first.
+        let mut valued = w.clone();
+        let k = valued.bind(name);
+        valued.push(format!("fp.name = {k} AND j.id = fp.job_id"));
+        let from = format!("FROM job_footprint fp CROSS JOIN job j{}", valued.sql());
+        let order = format!(" ORDER BY fp.value {dir}, fp.job_id {dir}");
+        let sql = format!("SELECT fp.job_id {from}{order}");
+        let mut ids = self.ids(sql, valued.clone(), page).await?;
+        if ids.len() as i64 == page.limit {
+            return Ok(ids);
+        }
+        // Past the last job with a value: how many have one says where those without
+        // start. Counted only when this page holds none of them (the end of a long list).
+        let with_value = match ids.len() {
+            0 if page.offset > 0 => {
+                self.count(format!("SELECT COUNT(*) {from}"), valued)
+                    .await?
+            }
+            n => page.offset + n as i64,
+        };
+        let mut without = w.clone();
+        let k = without.bind(name);
+        without.push(format!(
+            "NOT EXISTS (SELECT 1 FROM job_footprint fp WHERE fp.job_id = j.id AND fp.name = {k})"
+        ));
+        let sql = format!(
+            "SELECT j.id FROM job j{} ORDER BY j.id {dir}",
+            without.sql()
+        );
+        let rest = Page {
+            limit: page.limit - ids.len() as i64,
+            offset: (page.offset - with_value).max(0),
+        };
+        ids.extend(self.ids(sql, without, rest).await?);
+        Ok(ids)
+    }
+
+    /// The first column of `sql` (ordered, without LIMIT) for one page.
+    async fn ids(&self, sql: String, mut w: Where, page: Page) -> Result<Vec<i64>, sqlx::Error> {
+        let (l, o) = (w.bind(page.limit), w.bind(page.offset));
+        let rows = bind_all(sqlx::query(&format!("{sql} LIMIT {l} OFFSET {o}")), w.vals)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(|r| r.try_get(0)).collect()
+    }
+
+    pub(super) async fn count(&self, sql: String, w: Where) -> Result<i64, sqlx::Error> {
+        bind_all(sqlx::query(&sql), w.vals)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get(0)
+    }
+}
