@@ -22,6 +22,13 @@ use sqlx::Row;
 /// walking the footprint index in value order.
 pub(super) const FEW_FOR_FOOTPRINT_SORT: i64 = 50_000;
 
+/// How many jobs the filters match, and the range of their ids.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Matches {
+    pub count: i64,
+    pub ids: Option<(i64, i64)>,
+}
+
 /// One page's place in a list.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Page {
@@ -30,24 +37,46 @@ pub(super) struct Page {
 }
 
 impl Store {
+    /// How many jobs `w` matches; with the range of their ids, which lets Postgres read
+    /// their values in one range of the footprint key and hash them, rather than probe
+    /// the key once a job (measured at 10 million jobs, 23,000 matching: 45 → 18 ms).
+    pub(super) async fn matches(&self, w: &Where) -> Result<Matches, sqlx::Error> {
+        let sql = format!(
+            "SELECT COUNT(*), MIN(j.id), MAX(j.id) FROM job j{}",
+            w.sql()
+        );
+        let row = bind_all(sqlx::query(&sql), w.vals.clone())
+            .fetch_one(&self.pool)
+            .await?;
+        let (min, max): (Option<i64>, Option<i64>) = (row.try_get(1)?, row.try_get(2)?);
+        Ok(Matches {
+            count: row.try_get(0)?,
+            ids: min.zip(max),
+        })
+    }
+
     /// The ids of one page of the jobs `w` matches (`total` of them), sorted by the
     /// footprint value `name`; `few_max` is where the two ways divide.
+    /// `matches`: what `matches` found for `w`.
     pub(super) async fn footprint_page(
         &self,
         w: &Where,
         name: &str,
         descending: bool,
-        total: i64,
+        matches: Matches,
         page: Page,
         few_max: i64,
     ) -> Result<Vec<i64>, sqlx::Error> {
         let dir = if descending { "DESC" } else { "ASC" };
-        if total <= few_max {
+        if matches.count <= few_max {
+            let Some((first, last)) = matches.ids else {
+                return Ok(Vec::new());
+            };
             let mut w = w.clone();
-            let k = w.bind(name);
+            let (k, a, b) = (w.bind(name), w.bind(first), w.bind(last));
             let sql = format!(
                 "SELECT j.id FROM job j LEFT JOIN job_footprint fp \
-                 ON fp.job_id = j.id AND fp.name = {k}{} \
+                 ON fp.job_id = j.id AND fp.name = {k} AND fp.job_id BETWEEN {a} AND {b}{} \
                  ORDER BY fp.value {dir} NULLS LAST, j.id {dir}",
                 w.sql()
             );

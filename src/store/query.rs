@@ -144,23 +144,22 @@ impl Store {
         few_max: i64,
     ) -> Result<(Vec<JobRecord>, i64), sqlx::Error> {
         let w = self.where_for(&q.filter).await?;
-        let total = self
-            .count(format!("SELECT COUNT(*) FROM job j{}", w.sql()), w.clone())
-            .await?;
         let page = Page {
             limit: q.per_page,
             offset: (q.page - 1).saturating_mul(q.per_page),
         };
-        let mut jobs = match &q.sort.field {
-            SortField::Footprint(name) => {
-                let ids = self
-                    .footprint_page(&w, name, q.sort.descending, total, page, few_max)
-                    .await?;
-                let mut jobs = self.jobs_by_ids(&ids).await?;
-                jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));
-                jobs
-            }
-            _ => self.page(w, &q.sort, page).await?,
+        let (mut jobs, total) = if let SortField::Footprint(name) = &q.sort.field {
+            let matches = self.matches(&w).await?;
+            let ids = self
+                .footprint_page(&w, name, q.sort.descending, matches, page, few_max)
+                .await?;
+            let mut jobs = self.jobs_by_ids(&ids).await?;
+            jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));
+            (jobs, matches.count)
+        } else {
+            let sql = format!("SELECT COUNT(*) FROM job j{}", w.sql());
+            let total = self.count(sql, w.clone()).await?;
+            (self.page(w, &q.sort, page).await?, total)
         };
         if !q.with_metadata {
             for j in &mut jobs {
