@@ -12,6 +12,7 @@ use crate::metrics::Metrics;
 use crate::store::Store;
 use crate::tsdb::Tsdb;
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use futures::FutureExt;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -83,7 +84,16 @@ impl Application {
         self.announce(addr);
         let http_shutdown = shutdown.clone();
         let app = router(self.state(feed, &shutdown));
-        let served = axum::serve(self.listener, app)
+        // Answers are streamed in pieces (a job's metrics one at a time); with Nagle's
+        // algorithm a piece written while the previous one is unacknowledged waits for
+        // the client's delayed ACK, 40 ms on Linux: a third of the job queries took twice
+        // as long (measured 40 → 80 ms). Every piece is worth sending at once.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+            }
+        });
+        let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
             .await;
         // HTTP ends first only if it failed; make sure everything else stops too.
