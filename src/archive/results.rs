@@ -97,8 +97,19 @@ impl Results {
             footprint: json(&self.footprint.footprint),
             energy_footprint: json(&self.footprint.energy_footprint),
             energy: self.footprint.energy,
-            meta_data: Some(serde_json::to_string(&self.meta_data(job)).unwrap_or_default()),
+            meta_patch: Some(self.meta_patch().to_string()),
         }
+    }
+
+    /// What archiving changes in the metadata, as a merge patch: the note (or its
+    /// removal) and the job classes' message.
+    fn meta_patch(&self) -> serde_json::Value {
+        let mut patch = serde_json::Map::new();
+        patch.insert(NOTE_KEY.into(), self.note.clone().into());
+        if let Some(msg) = self.classes.message() {
+            patch.insert("message".into(), msg.into());
+        }
+        patch.into()
     }
 
     /// The job's metadata with the note set (or an old note taken away).

@@ -36,7 +36,10 @@ pub struct Archived {
     pub energy_footprint: Option<String>,
     /// kWh.
     pub energy: Option<f64>,
-    pub meta_data: Option<String>,
+    /// A JSON merge patch (RFC 7396) of the job's metadata: keys to set, `null` for keys
+    /// to remove. A patch, not the whole object, so that an edit made while the job was
+    /// being archived is kept.
+    pub meta_patch: Option<String>,
 }
 
 impl Archived {
@@ -48,7 +51,7 @@ impl Archived {
             footprint: None,
             energy_footprint: None,
             energy: None,
-            meta_data: None,
+            meta_patch: None,
         }
     }
 }
@@ -199,13 +202,21 @@ impl Store {
                     )
                 }
             };
-            // What archiving did not compute stays as the job had it.
+            // What archiving did not compute stays as the job had it. SQLite's json_patch
+            // is RFC 7396; Postgres removes the patch's keys, then adds those not null.
+            let meta = match style {
+                Style::Question => "json_patch(job.meta_data, v.column6)",
+                Style::Dollar => {
+                    "((job.meta_data::jsonb - ARRAY(SELECT jsonb_object_keys(v.column6::jsonb))) \
+                     || jsonb_strip_nulls(v.column6::jsonb))::text"
+                }
+            };
             let sql = format!(
                 "UPDATE job SET monitoring_status = 3, archive_location = v.column2, archived_at = {now_p}, \
                  archive_error = NULL, archive_lease = NULL, archive_lease_until = NULL, \
                  footprint = COALESCE(v.column3, job.footprint), \
                  energy_footprint = COALESCE(v.column4, job.energy_footprint), \
-                 energy = COALESCE(v.column5, job.energy), meta_data = COALESCE(v.column6, job.meta_data) \
+                 energy = COALESCE(v.column5, job.energy), meta_data = COALESCE({meta}, job.meta_data) \
                  FROM (VALUES {rows}) AS v WHERE job.id = v.column1 AND job.archive_lease = {token_p} \
                  AND job.monitoring_status = 1 RETURNING job.id"
             );
@@ -216,7 +227,7 @@ impl Store {
                 vals.push(a.footprint.clone().into());
                 vals.push(a.energy_footprint.clone().into());
                 vals.push(a.energy.into());
-                vals.push(a.meta_data.clone().into());
+                vals.push(a.meta_patch.clone().into());
             }
             vals.push(token.into());
             for row in super::values::bind_all(sqlx::query(&sql), vals)

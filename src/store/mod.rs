@@ -5,7 +5,7 @@
 //! 64-bit integers only, so the two behave the same. Migrations are per database.
 
 mod apply;
-pub(crate) mod archive;
+pub mod archive;
 pub mod blocks;
 mod bulk;
 mod edit;

@@ -13,6 +13,7 @@ on_both_databases!(
     a_stop_and_a_requeue_in_one_batch_over_a_stored_instance_both_apply,
     every_nullable_column_takes_null_then_a_value_and_back,
     retention_forgets_old_history_and_old_archived_jobs_only,
+    archiving_keeps_a_metadata_edit_made_while_it_worked,
 );
 
 fn origin(n: usize) -> Origin {
@@ -240,4 +241,46 @@ async fn every_nullable_column_takes_null_then_a_value_and_back(db: Db) {
     }
     let store = tdb.store().await;
     assert_eq!(store.list_rejected(1, 100).await.unwrap().1, 28);
+}
+
+/// The archiver records what it computed as a patch of the metadata: an admin's edit made
+/// between its claim and its record stays, and the archiver's own keys are set or removed.
+async fn archiving_keeps_a_metadata_edit_made_while_it_worked(db: Db) {
+    use jobledger::store::archive::Archived;
+    use serde_json::json;
+    let (_tdb, store) = migrated(db).await;
+    let mut started = crate::events::start_json(1, 1000);
+    started["metaData"] = json!({"jobScript": "#!/bin/sh", "metricData": "none: an old note"});
+    let inputs = [
+        Input::Event(event(Kind::StartJob, started), origin(0)),
+        Input::Event(stop(1, 1100), origin(1)),
+    ];
+    store.apply(&inputs, true).await.unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claimed = store
+        .archive_claim("test/1", now, now, now + 600, 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let id = claimed[0].id;
+    store
+        .set_meta(id, "comment", Some("rerun with more memory"))
+        .await
+        .unwrap();
+    let done = Archived {
+        meta_patch: Some(json!({"metricData": null, "message": "low load"}).to_string()),
+        ..Archived::location(id, "testcluster/0/001/1000".into())
+    };
+    assert_eq!(
+        store.archive_done("test/1", &[done], now).await.unwrap(),
+        vec![id]
+    );
+    let job = store.job_by_id(id).await.unwrap().unwrap();
+    assert_eq!(
+        job.meta_data,
+        Some(
+            json!({"jobScript": "#!/bin/sh", "comment": "rerun with more memory", "message": "low load"})
+        )
+    );
+    assert_eq!(job.monitoring_status, 3);
 }
