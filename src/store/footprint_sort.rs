@@ -15,7 +15,7 @@
 
 use super::filter::Where;
 use super::values::bind_all;
-use super::Store;
+use super::{Backend, Store};
 use sqlx::Row;
 
 /// Matching jobs up to which a footprint sort reads them all and sorts them, rather than
@@ -52,11 +52,16 @@ impl Store {
     /// How many jobs `w` matches; with the range of their ids, which lets Postgres read
     /// their values in one range of the footprint key and hash them, rather than probe
     /// the key once a job (measured at 10 million jobs, 23,000 matching: 45 → 14 ms).
+    ///
+    /// SQLite probes the key once a job whatever it is told, so it is not asked for the
+    /// range, which would turn its index count into a scan of the rows' ids (0.7 s
+    /// unfiltered at 10 million jobs).
     pub(super) async fn matches(&self, w: &Where) -> Result<Matches, sqlx::Error> {
-        let sql = format!(
-            "SELECT COUNT(*), MIN(j.id), MAX(j.id) FROM job j{}",
-            w.sql()
-        );
+        let range = match self.backend {
+            Backend::Sqlite => "NULL, NULL",
+            Backend::Postgres => "MIN(j.id), MAX(j.id)",
+        };
+        let sql = format!("SELECT COUNT(*), {range} FROM job j{}", w.sql());
         let row = bind_all(sqlx::query(&sql), w.vals.clone())
             .fetch_one(&self.pool)
             .await?;
