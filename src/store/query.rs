@@ -149,9 +149,17 @@ impl Store {
             offset: (q.page - 1).saturating_mul(q.per_page),
         };
         let (mut jobs, total) = if let SortField::Footprint(name) = &q.sort.field {
-            let matches = self.matches(&w).await?;
+            let matches = self.matches(&q.filter, &w).await?;
             let ids = self
-                .footprint_page(&w, name, q.sort.descending, matches, page, few_max)
+                .footprint_page(
+                    &q.filter,
+                    &w,
+                    name,
+                    q.sort.descending,
+                    matches,
+                    page,
+                    few_max,
+                )
                 .await?;
             let mut jobs = self.jobs_by_ids(&ids).await?;
             jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));

@@ -105,7 +105,7 @@ async fn jobs_filter_and_sort_by_footprint_values(db: Db) {
 /// A footprint sort reads a page either from the filters' index or by walking the value
 /// index, by how many jobs match; both must give the same pages, on every page.
 async fn both_ways_of_a_footprint_sort_list_alike(app: &TestApp, tdb: &TestDb) {
-    use jobledger::domain::query::{JobFilter, Sort};
+    use jobledger::domain::query::{JobFilter, Range, Sort};
     use jobledger::store::query::JobQuery;
     // Jobs 5..=40: a value for two in three, with ties; every fifth on another cluster.
     for id in 5..=40i64 {
@@ -130,13 +130,26 @@ async fn both_ways_of_a_footprint_sort_list_alike(app: &TestApp, tdb: &TestDb) {
             footprint: vec!["mem_bw_avg:2-5".parse().unwrap()],
             ..JobFilter::default()
         },
+        // A cluster's window: read from the footprint table alone when sorted whole.
+        JobFilter {
+            cluster: Some("testcluster".into()),
+            start_time: Some(Range {
+                from: Some(1_700_000_110),
+                to: Some(1_700_000_135),
+            }),
+            ..JobFilter::default()
+        },
+        JobFilter {
+            start_time: Some(Range {
+                from: Some(1_700_000_000),
+                to: None,
+            }),
+            ..JobFilter::default()
+        },
     ];
-    for (filter, sort) in
-        filters
-            .iter()
-            .zip(["mem_bw_avg:desc", "mem_bw_avg:asc", "mem_bw_avg:desc"])
-    {
-        let sort: Sort = format!("footprint.{sort}").parse().unwrap();
+    let sorts = ["desc", "asc", "desc", "asc", "desc"];
+    for (filter, sort) in filters.iter().zip(sorts) {
+        let sort: Sort = format!("footprint.mem_bw_avg:{sort}").parse().unwrap();
         for per_page in [1, 4, 7, 50] {
             let mut q = JobQuery {
                 filter: filter.clone(),
