@@ -42,6 +42,13 @@ impl Matches {
     }
 }
 
+/// The footprint value a list is sorted by, and which way.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct ByValue<'a> {
+    pub name: &'a str,
+    pub descending: bool,
+}
+
 /// One page's place in a list.
 #[derive(Debug, Clone, Copy)]
 pub(super) struct Page {
@@ -84,8 +91,7 @@ impl Store {
         &self,
         filter: &JobFilter,
         w: &Where,
-        name: &str,
-        descending: bool,
+        ByValue { name, descending }: ByValue<'_>,
         matches: Matches,
         page: Page,
         few_max: i64,
@@ -115,33 +121,7 @@ impl Store {
             return self.ids(sql, w, page).await;
         }
         // The jobs with the value, in value order; then those without it.
-        let (from, valued) = match window {
-            Some((cluster, range)) => {
-                // A window's values are one range of `job_footprint_window`: no join.
-                let mut valued = Where::default();
-                let k = valued.bind(name);
-                valued.push(format!("fp.name = {k}"));
-                if let Some(c) = cluster {
-                    let c = valued.bind(c);
-                    valued.push(format!("fp.cluster = {c}"));
-                }
-                for (op, end) in [(">=", range.from), ("<=", range.to)] {
-                    if let Some(t) = end {
-                        let t = valued.bind(t);
-                        valued.push(format!("fp.start_time {op} {t}"));
-                    }
-                }
-                (format!("FROM job_footprint fp{}", valued.sql()), valued)
-            }
-            None => {
-                // CROSS JOIN: SQLite keeps the order written, the index walk first.
-                let mut valued = w.clone();
-                let k = valued.bind(name);
-                valued.push(format!("fp.name = {k} AND j.id = fp.job_id"));
-                let from = format!("FROM job_footprint fp CROSS JOIN job j{}", valued.sql());
-                (from, valued)
-            }
-        };
+        let (from, valued) = valued(window, w, name);
         let order = format!(" ORDER BY fp.value {dir}, fp.job_id {dir}");
         let sql = format!("SELECT fp.job_id {from}{order}");
         let mut ids = self.ids(sql, valued.clone(), page).await?;
@@ -189,6 +169,34 @@ impl Store {
             .await?
             .try_get(0)
     }
+}
+
+/// Where the jobs with the value `name` are read from in value order: over a window, the
+/// footprint table alone (one range of `job_footprint_window`, no join); otherwise its
+/// value index walked, each job checked against `w`.
+fn valued(window: Option<(Option<&str>, Range)>, w: &Where, name: &str) -> (String, Where) {
+    if let Some((cluster, range)) = window {
+        let mut valued = Where::default();
+        let k = valued.bind(name);
+        valued.push(format!("fp.name = {k}"));
+        if let Some(c) = cluster {
+            let c = valued.bind(c);
+            valued.push(format!("fp.cluster = {c}"));
+        }
+        for (op, end) in [(">=", range.from), ("<=", range.to)] {
+            if let Some(t) = end {
+                let t = valued.bind(t);
+                valued.push(format!("fp.start_time {op} {t}"));
+            }
+        }
+        return (format!("FROM job_footprint fp{}", valued.sql()), valued);
+    }
+    // CROSS JOIN: SQLite keeps the order written, the index walk first.
+    let mut valued = w.clone();
+    let k = valued.bind(name);
+    valued.push(format!("fp.name = {k} AND j.id = fp.job_id"));
+    let from = format!("FROM job_footprint fp CROSS JOIN job j{}", valued.sql());
+    (from, valued)
 }
 
 /// The cluster and start-time range, if the filters are those and nothing else: the

@@ -1,7 +1,7 @@
 //! Reads for the HTTP API. Filters become `$N` parameters, never SQL text.
 
 use super::filter::{order_by, where_clause, Extent, Where};
-use super::footprint_sort::{Page, FEW_FOR_FOOTPRINT_SORT};
+use super::footprint_sort::{ByValue, Page, FEW_FOR_FOOTPRINT_SORT};
 use super::values::{bind_all, Val};
 use super::Store;
 use crate::domain::query::{JobFilter, Sort, SortField};
@@ -150,16 +150,12 @@ impl Store {
         };
         let (mut jobs, total) = if let SortField::Footprint(name) = &q.sort.field {
             let matches = self.matches(&q.filter, &w).await?;
+            let by = ByValue {
+                name,
+                descending: q.sort.descending,
+            };
             let ids = self
-                .footprint_page(
-                    &q.filter,
-                    &w,
-                    name,
-                    q.sort.descending,
-                    matches,
-                    page,
-                    few_max,
-                )
+                .footprint_page(&q.filter, &w, by, matches, page, few_max)
                 .await?;
             let mut jobs = self.jobs_by_ids(&ids).await?;
             jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));
