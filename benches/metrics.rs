@@ -19,7 +19,9 @@
 //! Knobs: BENCH_RUNS, BENCH_SAMPLES (3,000,000 per ingest run), BENCH_SERIES (760,000),
 //! BENCH_QUERIES, BENCH_ONLY=query (the query figures alone), BENCH_PG_ADMIN ("off"
 //! skips Postgres), BENCH_REAL_DATA (a folder of
-//! cc-backend `data.json` files: bytes per sample on their series too).
+//! cc-backend `data.json` files: bytes per sample on their series too), BENCH_PAUSE=SECS
+//! (after the compacted queries, print the server's query URL and keep it up that long,
+//! for a profiler or curl).
 
 mod support;
 
@@ -495,6 +497,10 @@ async fn query_run(
         .wait_counter("jobledger_metric_series_compacted_total", 640.0)
         .await;
     let compacted = time_queries(&server, &path, queries).await;
+    if let Ok(secs) = std::env::var("BENCH_PAUSE") {
+        eprintln!("PAUSE {}{path}", server.base);
+        tokio::time::sleep(Duration::from_secs(secs.parse().unwrap())).await;
+    }
     // As a job view asks for a day-long job: a point every 10 minutes.
     let coarse = time_queries(&server, &format!("{path}&resolution=600"), queries).await;
     let archived = archive_run(server, (&db, nats, &name, dir), &hosts, start).await;
