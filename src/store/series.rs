@@ -199,17 +199,17 @@ impl Store {
     }
 
     /// The stored chunks of `cluster`'s series on `hosts` for `metrics` (all if empty)
-    /// that may hold samples in `[from, to]`; `span`: the seconds one chunk covers.
+    /// that may hold samples in `[from, to]`; `window`: the seconds one chunk covers.
     pub async fn metric_chunks(
         &self,
         cluster: &str,
         hosts: &[String],
         metrics: &[String],
         range: (i64, i64),
-        span: i64,
+        window: i64,
     ) -> Result<Vec<StoredChunk>, sqlx::Error> {
         let series = self.metric_series_on(cluster, hosts, metrics).await?;
-        self.metric_chunks_of(&series, range, span).await
+        self.metric_chunks_of(&series, range, window).await
     }
 
     /// `cluster`'s series on `hosts` for `metrics` (all if empty), by database id.
@@ -242,32 +242,44 @@ impl Store {
     }
 
     /// The stored chunks of `series` that may hold samples in `[from, to]`, in start
-    /// order per series; `span`: the seconds one chunk covers.
+    /// order per series; `window`: the seconds one chunk covers.
+    ///
+    /// A chunk starting up to a window before `from` may reach into it. So may a day
+    /// chunk of the compaction before blocks (migration 0006; they start at midnight and
+    /// run a day and a window), from a day earlier: only midnight-aligned chunks are taken
+    /// from that far back, which the index (series_id, start) tells without reading a row.
+    /// Taking every chunk of that day instead read a day of other jobs' samples for a job
+    /// that started an hour ago.
     pub async fn metric_chunks_of(
         &self,
         series: &HashMap<i64, SeriesKey>,
         (from, to): (i64, i64),
-        span: i64,
+        window: i64,
     ) -> Result<Vec<StoredChunk>, sqlx::Error> {
+        const DAY: i64 = 86_400;
         let mut conn = self.pool.acquire().await?;
         let style = style(&conn);
         let ids: Vec<i64> = series.keys().copied().collect();
         let mut out = Vec::new();
         for part in ids.chunks(400) {
+            let n = part.len();
             let sql = format!(
                 "SELECT series_id, start, timestep, data FROM metric_chunk \
-                 WHERE series_id IN {} AND start > {} AND start <= {} ORDER BY series_id, start",
-                list(style, 1, part.len()),
-                placeholder(style, part.len() + 1),
-                placeholder(style, part.len() + 2),
+                 WHERE series_id IN {} AND start > {} AND start <= {} \
+                 AND (start > {} OR start % {DAY} = 0) ORDER BY series_id, start",
+                list(style, 1, n),
+                placeholder(style, n + 1),
+                placeholder(style, n + 2),
+                placeholder(style, n + 3),
             );
             let mut q = sqlx::query(&sql);
             for id in part {
                 q = q.bind(*id);
             }
             for r in &q
-                .bind(from.saturating_sub(span))
+                .bind(from.saturating_sub(DAY + window))
                 .bind(to)
+                .bind(from.saturating_sub(window))
                 .fetch_all(&mut *conn)
                 .await?
             {

@@ -1,7 +1,7 @@
 //! One chunk: a series' samples on its metric's `timestep` grid (a gap is NaN), compressed
 //! with pcodec. Lossless: what is written is what is read, bit for bit.
 
-use pco::standalone::{simple_compress, simple_decompress};
+use pco::standalone::{simple_compress, simple_decompress, simple_decompress_into};
 use pco::{ChunkConfig, PagingSpec};
 
 /// Compress one chunk's grid.
@@ -40,6 +40,24 @@ pub fn encode_block(grids: &[Vec<f64>]) -> Option<Vec<u8>> {
 
 /// The `members` grids of a block; an error if the chunk does not split evenly.
 pub fn decode_block(bytes: &[u8], members: usize) -> Result<Vec<Vec<f64>>, String> {
+    decode_block_prefix(bytes, members, usize::MAX)
+}
+
+/// As `decode_block`, but a block of one series (a node metric's day) is decoded only
+/// as far as its first `len` slots: pcodec decodes in order, so a read that ends in
+/// the morning spares the rest of the day. Blocks of several series are decoded whole.
+pub fn decode_block_prefix(
+    bytes: &[u8],
+    members: usize,
+    len: usize,
+) -> Result<Vec<Vec<f64>>, String> {
+    if members == 1 && len <= PREFIX_MAX {
+        let mut values = vec![0.0; len];
+        let progress = simple_decompress_into(bytes, &mut values)
+            .map_err(|e| format!("not a metric chunk: {e}"))?;
+        values.truncate(progress.n_processed);
+        return Ok(vec![values]);
+    }
     let all = decode(bytes)?;
     if members == 0 || all.len() % members != 0 {
         return Err(format!(
@@ -55,6 +73,10 @@ pub fn decode_block(bytes: &[u8], members: usize) -> Result<Vec<Vec<f64>>, Strin
         .map(<[f64]>::to_vec)
         .collect())
 }
+
+/// The longest prefix decoded into a buffer of that size (a block holds a day, 86,400
+/// slots at 1 s); longer asks decode the whole block.
+const PREFIX_MAX: usize = 1 << 17;
 
 /// A block's member series ids: a zero byte, then each id as 8 bytes little-endian.
 /// Raw, because decompressing is a fixed cost per call that a block's few ids do not
@@ -121,6 +143,20 @@ mod tests {
         assert_eq!(back[1..], grids[1..]);
         assert!(back[0][1].is_nan());
         assert!(decode_block(&encode_block(&grids).unwrap(), 4).is_err());
+        // One series: as far as asked, or all of it if it is shorter.
+        let day: Vec<f64> = (0..1440).map(f64::from).collect();
+        let one = encode_block(std::slice::from_ref(&day)).unwrap();
+        for len in [0, 1, 255, 256, 257, 700, 1440] {
+            assert_eq!(
+                decode_block_prefix(&one, 1, len).unwrap(),
+                vec![day[..len].to_vec()]
+            );
+        }
+        assert_eq!(
+            decode_block_prefix(&one, 1, 5000).unwrap(),
+            vec![day.clone()]
+        );
+        assert!(decode_block_prefix(b"not a block", 1, 10).is_err());
         assert_eq!(decode_ids(&encode_ids(&[7, 8, 9])).unwrap(), vec![7, 8, 9]);
         assert_eq!(decode_ids(&encode_ids(&[])).unwrap(), Vec::<i64>::new());
         // Blocks written before ids were stored raw.

@@ -39,8 +39,8 @@ impl Tsdb {
         let mut data = JobData::new();
         for batch in metrics.chunks(per_read) {
             let names: Vec<String> = batch.iter().map(|m| m.name.clone()).collect();
-            let blocks = self
-                .blocks(store, &sel.cluster, &hosts, &names, window)
+            let rows = self
+                .rows(store, &stored, &sel.cluster, &hosts, &names)
                 .await?;
             let (tsdb, sel, stored, batch) = (
                 Arc::clone(self),
@@ -53,7 +53,7 @@ impl Tsdb {
                 let mut out = Vec::new();
                 for m in &batch {
                     let scopes = sel.scopes.of(m);
-                    let mut by_host = tsdb.per_node(m, &sel, &stored, &blocks, &scopes, |s| s);
+                    let mut by_host = tsdb.per_node(m, &sel, &stored, &rows, &scopes, |s| s);
                     let mut at = BTreeMap::new();
                     for (i, name) in scope_order(&scopes) {
                         let mut series = Vec::new();

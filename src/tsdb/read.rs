@@ -59,17 +59,21 @@ impl Grid {
     }
 }
 
-/// What the database and memory hold for a read, but for the compacted blocks (read
-/// last, and one metric at a time for a long answer), not yet decompressed.
+/// What memory holds for a read, and which stored series it covers; the rows are read
+/// after it (`rows`), a few metrics at a time for a long answer.
 pub(crate) struct Stored {
     series: HashMap<i64, SeriesKey>,
-    chunks: Vec<StoredChunk>,
     held: Vec<Held>,
     window: (i64, i64),
 }
 
-/// Compacted blocks, by node and metric.
-pub(crate) type Blocks = Vec<(Group, RawBlock)>;
+/// What the database holds of some metrics, not yet decompressed: their chunks, and the
+/// compacted blocks read after them.
+#[derive(Default)]
+pub(crate) struct Rows {
+    chunks: Vec<StoredChunk>,
+    blocks: Vec<(Group, RawBlock)>,
+}
 
 /// A window still in memory: (series, timestep, start, values).
 type Held = (SeriesKey, i64, i64, Vec<f64>);
@@ -94,74 +98,76 @@ impl Tsdb {
         window: (i64, i64),
     ) -> anyhow::Result<Vec<Grid>> {
         let stored = self.stored(store, cluster, hosts, metrics, window).await?;
-        let blocks = self.blocks(store, cluster, hosts, metrics, window).await?;
+        let rows = self.rows(store, &stored, cluster, hosts, metrics).await?;
         let grids = tokio::task::spawn_blocking(move || {
-            let parts = stored.parts(&blocks, None);
+            let parts = stored.parts(&rows, None);
             stored.lay_out(&parts)
         })
         .await?;
         Ok(grids.into_iter().flatten().collect())
     }
 
-    /// What memory and the chunks hold of `metrics` (all if empty) on `hosts`.
+    /// What memory holds of `metrics` (all if empty) on `hosts`, and their stored series.
     ///
     /// Memory first: a commit stores windows before it drops them from memory, so
     /// whatever is gone from memory by now is in the chunks when they are read next.
-    /// Blocks after chunks (`blocks`): compaction deletes chunks as it writes them into
-    /// a block, so whatever is gone from the chunks by then is in a block.
     pub(crate) async fn stored(
         &self,
         store: &Store,
         cluster: &str,
         hosts: &[String],
         metrics: &[String],
-        (from, to): (i64, i64),
+        window: (i64, i64),
     ) -> anyhow::Result<Stored> {
         let held = self.held(cluster, hosts, metrics);
         let series = store.metric_series_on(cluster, hosts, metrics).await?;
-        let chunks = store
-            .metric_chunks_of(&series, (from, to), self.stored_span())
-            .await?;
         Ok(Stored {
             series,
-            chunks,
             held,
-            window: (from, to),
+            window,
         })
     }
 
-    /// The compacted blocks of `metrics` (all if empty) on `hosts`, read after `stored`.
-    pub(crate) async fn blocks(
+    /// The chunks, then the blocks of `metrics` (all if empty) on `hosts`, read after
+    /// `stored`. Blocks after chunks: compaction deletes chunks as it writes them into a
+    /// block, so whatever is gone from the chunks by then is in a block.
+    pub(crate) async fn rows(
         &self,
         store: &Store,
+        stored: &Stored,
         cluster: &str,
         hosts: &[String],
         metrics: &[String],
-        window: (i64, i64),
-    ) -> anyhow::Result<Blocks> {
-        Ok(store
-            .metric_blocks(cluster, hosts, metrics, window, self.stored_span())
-            .await?)
-    }
-
-    /// The most seconds a stored row covers: a block (or a day chunk of an earlier
-    /// compaction) covers a day and may run past midnight by one window.
-    fn stored_span(&self) -> i64 {
-        super::compact::DAY + self.chunk_secs()
+    ) -> anyhow::Result<Rows> {
+        let series: HashMap<i64, SeriesKey> = stored
+            .series
+            .iter()
+            .filter(|(_, k)| metrics.is_empty() || metrics.contains(&k.metric))
+            .map(|(id, k)| (*id, k.clone()))
+            .collect();
+        let chunks = store
+            .metric_chunks_of(&series, stored.window, self.chunk_secs())
+            .await?;
+        // A block covers a day and may run past midnight by one window.
+        let span = super::compact::DAY + self.chunk_secs();
+        let blocks = store
+            .metric_blocks(cluster, hosts, metrics, stored.window, span)
+            .await?;
+        Ok(Rows { chunks, blocks })
     }
 }
 
 impl Stored {
-    /// One `Parts` per node and metric (of `metric` alone if given), with the `blocks`
+    /// One `Parts` per node and metric (of `metric` alone if given), with the `rows`
     /// read after these.
-    pub(crate) fn parts<'a>(&'a self, blocks: &'a Blocks, metric: Option<&str>) -> Vec<Parts<'a>> {
+    pub(crate) fn parts<'a>(&'a self, rows: &'a Rows, metric: Option<&str>) -> Vec<Parts<'a>> {
         let wanted = |m: &str| metric.is_none_or(|x| x == m);
         let mut groups: BTreeMap<(&str, &str), Parts> = BTreeMap::new();
-        for (g, b) in blocks.iter().filter(|(g, _)| wanted(&g.metric)) {
+        for (g, b) in rows.blocks.iter().filter(|(g, _)| wanted(&g.metric)) {
             let k = (g.metric.as_str(), g.host.as_str());
             groups.entry(k).or_default().blocks.push(b);
         }
-        for c in self.chunks.iter().filter(|c| wanted(&c.key.metric)) {
+        for c in rows.chunks.iter().filter(|c| wanted(&c.key.metric)) {
             let k = (c.key.metric.as_str(), c.key.host.as_str());
             groups.entry(k).or_default().chunks.push(c);
         }
@@ -192,8 +198,11 @@ impl Stored {
         };
         // Blocks first: a chunk still stored beside a block came after it was made.
         for b in &parts.blocks {
+            // Slots up to the end of the window; a block starts at or before it.
+            let needed = (self.window.1 - b.start) / b.timestep.max(1) + 1;
+            let needed = usize::try_from(needed).unwrap_or(0);
             let decoded = codec::decode_ids(&b.members)
-                .and_then(|ids| Ok((codec::decode_block(&b.data, ids.len())?, ids)));
+                .and_then(|ids| Ok((codec::decode_block_prefix(&b.data, ids.len(), needed)?, ids)));
             let (values, ids) = match decoded {
                 Ok(d) => d,
                 Err(e) => {

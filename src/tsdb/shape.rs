@@ -3,7 +3,7 @@
 //! gaps as `null`. The one place that shape is built, for job and node queries alike.
 
 use super::downsample::lttb;
-use super::read::{Blocks, Grid, Stored};
+use super::read::{Grid, Rows, Stored};
 use super::scope::{at_scope, Owned};
 use super::{json_values, Tsdb};
 use crate::domain::jobdata::{SeriesData, Statistics};
@@ -101,8 +101,8 @@ pub(crate) type Piece = Result<Vec<u8>, String>;
 
 impl Tsdb {
     /// The series of `sel` as JSON in the `data.json` shape, in pieces of one metric,
-    /// in name order. The first piece is on its way while the next metric's blocks are
-    /// read and the one after is laid out; the laying out runs off the async runtime
+    /// in name order. The first piece is on its way while the next metric's chunks and
+    /// blocks are read and the one after is laid out; the laying out runs off the async runtime
     /// and stops early if the receiver goes away. A database error before the first
     /// piece is this function's; after it, the last piece says so.
     pub(crate) async fn metric_data_json(
@@ -119,22 +119,24 @@ impl Tsdb {
         let stored = self
             .stored(store, &sel.cluster, &hosts, &names, window)
             .await?;
-        // Blocks are most of what is read: a few metrics at a time (one on many nodes,
+        // The rows are most of what is read: a few metrics at a time (one on many nodes,
         // several on a few), each read while the ones before are laid out.
+        let stored = Arc::new(stored);
         let per_read = (64 / hosts.len().max(1)).max(1);
         let batches: Vec<Vec<String>> = names.chunks(per_read).map(<[_]>::to_vec).collect();
         let first = match batches.first() {
-            Some(b) => self.blocks(store, &sel.cluster, &hosts, b, window).await?,
-            None => Blocks::new(),
+            Some(b) => self.rows(store, &stored, &sel.cluster, &hosts, b).await?,
+            None => Rows::default(),
         };
-        let (blocks_tx, mut blocks_rx) = mpsc::channel(1);
+        let (rows_tx, mut rows_rx) = mpsc::channel(1);
         let (tsdb, store, cluster) = (Arc::clone(self), store.clone(), sel.cluster.clone());
+        let reading = stored.clone();
         tokio::spawn(async move {
-            let _ = blocks_tx.send(Ok(first)).await;
+            let _ = rows_tx.send(Ok(first)).await;
             for b in batches.iter().skip(1) {
-                let blocks = tsdb.blocks(&store, &cluster, &hosts, b, window).await;
-                if blocks_tx
-                    .send(blocks.map_err(|e| format!("{e:#}")))
+                let rows = tsdb.rows(&store, &reading, &cluster, &hosts, b).await;
+                if rows_tx
+                    .send(rows.map_err(|e| format!("{e:#}")))
                     .await
                     .is_err()
                 {
@@ -147,20 +149,19 @@ impl Tsdb {
         tokio::task::spawn_blocking(move || {
             let mut first = true;
             for batch in metrics.chunks(per_read) {
-                let blocks = match blocks_rx.blocking_recv() {
-                    Some(Ok(blocks)) => blocks,
+                let rows = match rows_rx.blocking_recv() {
+                    Some(Ok(rows)) => rows,
                     Some(Err(e)) => {
                         let _ = tx.blocking_send(Err(e));
                         return;
                     }
                     None => {
-                        let _ = tx.blocking_send(Err("reading blocks stopped".into()));
+                        let _ = tx.blocking_send(Err("reading stored rows stopped".into()));
                         return;
                     }
                 };
                 for m in batch {
-                    let Some(piece) = tsdb.metric_json(m, &sel, &stored, &blocks, &mut first)
-                    else {
+                    let Some(piece) = tsdb.metric_json(m, &sel, &stored, &rows, &mut first) else {
                         continue;
                     };
                     if tx.blocking_send(Ok(piece)).is_err() {
@@ -181,12 +182,12 @@ impl Tsdb {
         m: &MetricConfig,
         sel: &Selection,
         stored: &Stored,
-        blocks: &Blocks,
+        rows: &Rows,
         first: &mut bool,
     ) -> Option<Vec<u8>> {
         let scopes = sel.scopes.of(m);
         let decimals = self.config.decimals;
-        let by_host = self.per_node(m, sel, stored, blocks, &scopes, |s| {
+        let by_host = self.per_node(m, sel, stored, rows, &scopes, |s| {
             json_values::series_json(&s, decimals)
         });
         let timestep = sel.resolution.unwrap_or(m.timestep).max(m.timestep);
@@ -219,13 +220,13 @@ impl Tsdb {
         m: &MetricConfig,
         sel: &Selection,
         stored: &Stored,
-        blocks: &Blocks,
+        rows: &Rows,
         scopes: &[Scope],
         f: impl Fn(SeriesData) -> T + Sync,
     ) -> HashMap<String, Vec<Vec<T>>> {
         let owned: HashMap<&str, &Owned> = sel.hosts.iter().map(|(h, o)| (h.as_str(), o)).collect();
         let no_topology = Topology::default();
-        let parts = stored.parts(blocks, Some(&m.name));
+        let parts = stored.parts(rows, Some(&m.name));
         let nodes = super::on_two_threads(&parts, |p| {
             let grids = stored.lay(p);
             let host = grids.first()?.key.host.clone();

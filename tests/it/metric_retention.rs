@@ -12,6 +12,7 @@ use jobledger::store::Input;
 use jobledger::tsdb::codec;
 
 on_both_databases!(old_chunks_go_except_on_the_nodes_of_unarchived_jobs);
+on_both_databases!(a_read_takes_the_chunks_reaching_into_its_window_and_no_older_ones);
 
 fn input(kind: Kind, json: serde_json::Value, n: usize) -> Input {
     let Decoded::Event(e) = decode_event(kind, &json.to_string(), &Clusters::default()) else {
@@ -246,4 +247,44 @@ async fn a_day_of_chunks_is_compacted_into_one_block_and_late_samples_join_it(db
         2
     );
     assert!(block_values(&store).await.is_empty());
+}
+
+/// A read from `from` takes the chunk of the window before (it may reach in), a day chunk
+/// of the compaction before blocks (midnight, a day and a window long), and nothing else
+/// that started before `from`.
+async fn a_read_takes_the_chunks_reaching_into_its_window_and_no_older_ones(db: Db) {
+    let tdb = TestDb::new(db).await;
+    let store = tdb.store().await;
+    store.migrate().await.unwrap();
+    let ids = store.metric_series_ids(&[key("host1")]).await.unwrap();
+    let day = 20 * 86_400;
+    let chunk = |start: i64, len: usize| ChunkRow {
+        series_id: ids[0],
+        start,
+        timestep: 60,
+        data: codec::encode(&vec![1.0; len]),
+    };
+    let rows = vec![
+        chunk(day - 86_400, 1560),   // a day chunk of the old compaction
+        chunk(day - 7_200, 120),     // wholly before the window
+        chunk(day, 120),             // starts before `from`, reaches into it
+        chunk(day + 7_200, 120),     // inside
+        chunk(day + 4 * 7_200, 120), // after `to`
+    ];
+    store.store_chunks(rows, "s", 1, |_, _| None).await.unwrap();
+    let from = day + 3_600;
+    let starts: Vec<i64> = store
+        .metric_chunks(
+            "testcluster",
+            &["host1".to_string()],
+            &[],
+            (from, day + 3 * 7_200),
+            7_200,
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|c| c.start)
+        .collect();
+    assert_eq!(starts, vec![day - 86_400, day, day + 7_200]);
 }
