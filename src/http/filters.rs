@@ -80,8 +80,9 @@ pub(crate) struct FilterParams {
     footprint: Vec<FootprintRange>,
 }
 
-/// The filter parameters that may be repeated.
-const REPEATABLE: &[&str] = &["state", "footprint"];
+/// The parameters that may be repeated: two filters, and `/api/events`' own `kind`
+/// (read by that route; here it only must not count as given twice).
+const REPEATABLE: &[&str] = &["state", "footprint", "kind"];
 
 /// The filter parameters' names, read once from their OpenAPI description.
 static FILTER_NAMES: LazyLock<Vec<String>> = LazyLock::new(|| {

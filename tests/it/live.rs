@@ -37,6 +37,8 @@ async fn streams_show_committed_changes_through_their_filters(db: Db) {
     let mut fritz = EventStream::open(&app, "cluster=fritz", None).await;
     let mut all = EventStream::open(&app, "", None).await;
     let mut stops = EventStream::open(&app, "kind=stopped", None).await;
+    // `kind` is repeatable (it once was refused as "given twice").
+    let mut stops_or_archived = EventStream::open(&app, "kind=stopped&kind=archived", None).await;
     let js = setup.jetstream().await;
     let mut stop = stop_json(1, None, 2000, "completed");
     stop["cluster"] = json!("fritz");
@@ -72,6 +74,10 @@ async fn streams_show_committed_changes_through_their_filters(db: Db) {
     let rejected = got.iter().find(|(e, _)| e == "rejected").unwrap();
     assert!(rejected.1["reason"].as_str().is_some(), "{:?}", rejected.1);
     assert_eq!(kinds(&stops.drain(1).await), vec![s("stopped", 1)]);
+    assert_eq!(
+        kinds(&stops_or_archived.drain(1).await),
+        vec![s("archived", 1), s("stopped", 1)]
+    );
     // A job as the stream shows it is the job as /api/jobs/ shows it.
     let started = got
         .iter()
