@@ -233,6 +233,61 @@ fn width_ok(r: &Range, num_s: &str) -> bool {
     num_s.len() > r.width && !num_s.starts_with('0')
 }
 
+/// The shortest usual hostlist of `hosts`, in their order: `f0001,f0002,f0003,g1` →
+/// `f[0001-0003],g1`. Hosts that end in digits are grouped by the text before them and the
+/// digits' width; runs of consecutive numbers become ranges. `HostList::parse` of the
+/// answer expands to the same hosts (the job page shows a job's nodes this way).
+pub fn compress(hosts: &[String]) -> String {
+    // (prefix, width) → numbers, in the order the groups first appear.
+    let mut groups: Vec<((&str, usize), Vec<u64>)> = Vec::new();
+    let mut plain: Vec<(usize, &str)> = Vec::new();
+    for (i, h) in hosts.iter().enumerate() {
+        let digits = h.len() - h.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+        let Some(n) = (digits > 0 && digits < 20)
+            .then(|| h[h.len() - digits..].parse::<u64>().ok())
+            .flatten()
+        else {
+            plain.push((i, h));
+            continue;
+        };
+        let key = (&h[..h.len() - digits], digits);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, ns)) => ns.push(n),
+            None => groups.push((key, vec![n])),
+        }
+    }
+    let mut out: Vec<String> = plain.iter().map(|(_, h)| h.to_string()).collect();
+    for ((prefix, width), mut ns) in groups {
+        ns.sort_unstable();
+        ns.dedup();
+        if ns.len() == 1 {
+            out.push(format!("{prefix}{:0width$}", ns[0]));
+            continue;
+        }
+        let mut ranges = Vec::new();
+        let mut start = ns[0];
+        for w in ns.windows(2) {
+            if w[1] != w[0] + 1 {
+                ranges.push((start, w[0]));
+                start = w[1];
+            }
+        }
+        ranges.push((start, *ns.last().unwrap_or(&start)));
+        let body: Vec<String> = ranges
+            .iter()
+            .map(|&(lo, hi)| {
+                if lo == hi {
+                    format!("{lo:0width$}")
+                } else {
+                    format!("{lo:0width$}-{hi:0width$}")
+                }
+            })
+            .collect();
+        out.push(format!("{prefix}[{}]", body.join(",")));
+    }
+    out.join(",")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -311,5 +366,22 @@ mod tests {
             assert!(!e.why.is_empty(), "{bad}");
         }
         assert!(HostList::parse("n[0-99999999]").is_err());
+    }
+
+    #[test]
+    fn compressed_lists_expand_to_the_same_hosts() {
+        let hosts: Vec<String> = ["f0001", "f0002", "f0003", "f0007", "login", "g1", "g2"]
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let c = compress(&hosts);
+        assert_eq!(c, "login,f[0001-0003,0007],g[1-2]");
+        let mut back = HostList::parse(&c).unwrap().expand();
+        let mut want = hosts.clone();
+        back.sort();
+        want.sort();
+        assert_eq!(back, want);
+        assert_eq!(compress(&["n1".to_string()]), "n1");
+        assert_eq!(compress(&[]), "");
     }
 }

@@ -41,6 +41,11 @@ const STATES: [(&str, JobState); 12] = [
 ];
 
 impl JobState {
+    /// Every state's name, as Slurm and the API write it.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        STATES.iter().map(|(n, _)| *n)
+    }
+
     pub fn as_str(self) -> &'static str {
         STATES
             .iter()

@@ -12,6 +12,7 @@ mod edit;
 mod fault;
 mod filter;
 mod footprint_sort;
+pub mod histogram;
 mod isolate;
 mod nodes;
 pub mod query;
