@@ -1,7 +1,10 @@
 # jobledger image: build from source, run on a slim Debian. SQLite is bundled; TLS is rustls.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
-COPY Cargo.toml Cargo.lock ./
+# build.rs installs the web interface's browser libraries from web/package-lock.json.
+RUN apt-get update && apt-get install -y --no-install-recommends npm && rm -rf /var/lib/apt/lists/*
+COPY Cargo.toml Cargo.lock build.rs askama.toml ./
+COPY web web
 COPY .cargo .cargo
 COPY src src
 COPY migrations migrations

@@ -83,7 +83,7 @@ impl Application {
         tasks.extend(self.spawn_background(&feed, addr, &shutdown));
         self.announce(addr);
         let http_shutdown = shutdown.clone();
-        let app = router(self.state(feed, &shutdown));
+        let app = router(self.state(feed, &shutdown), crate::web::pages());
         // Answers are streamed in pieces (a job's metrics one at a time); with Nagle's
         // algorithm a piece written while the previous one is unacknowledged waits for
         // the client's delayed ACK, 40 ms on Linux: a third of the job queries took twice

@@ -46,4 +46,5 @@ pub mod store;
 pub mod tagging;
 pub mod telemetry;
 pub mod tsdb;
+mod web;
 pub mod wire;

@@ -63,9 +63,20 @@ async fn edit_tags(
     body: Bytes,
     add: bool,
 ) -> Result<Json<JobRecord>, ApiError> {
-    caller.require(Action::Edit)?;
     let id = parse_id(&id)?;
     let wire: Vec<TagWire> = json_body(&body)?;
+    Ok(Json(apply_tags(&app, &caller, id, wire, add).await?))
+}
+
+/// Add (or remove) tags of job `id` for `caller`: the API's and the job page's forms.
+pub(crate) async fn apply_tags(
+    app: &AppState,
+    caller: &Caller,
+    id: i64,
+    wire: Vec<TagWire>,
+    add: bool,
+) -> Result<JobRecord, ApiError> {
+    caller.require(Action::Edit)?;
     for t in &wire {
         no_nul(&t.tag_type, "type")?;
         no_nul(&t.name, "name")?;
@@ -80,7 +91,7 @@ async fn edit_tags(
     if !found {
         return Err(ApiError::not_found(format!("no job with id {id}")));
     }
-    job(&app, id).await
+    Ok(job(app, id).await?.0)
 }
 
 /// Set one metadata key (cc-backend's edit_meta).

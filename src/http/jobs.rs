@@ -40,17 +40,7 @@ pub(super) async fn list(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Json<JobList>, ApiError> {
-    let p = Params::parse(
-        q.as_deref(),
-        &allowed(&["page", "items-per-page", "with-metadata", "sort"]),
-    )?;
-    let query = JobQuery {
-        filter: job_filter(&p, &caller)?,
-        sort: p.parsed("sort")?.unwrap_or_default(),
-        page: p.positive("page", 1)?,
-        per_page: p.positive("items-per-page", 25)?.min(MAX_PER_PAGE),
-        with_metadata: p.boolean("with-metadata", false)?,
-    };
+    let query = list_query(q.as_deref(), &caller)?;
     let (jobs, total) = app.store.list_jobs(&query).await?;
     Ok(Json(JobList {
         items: jobs.len(),
@@ -58,6 +48,21 @@ pub(super) async fn list(
         page: query.page,
         total,
     }))
+}
+
+/// The query a job list's query string asks for (the API's and the web page's).
+pub(crate) fn list_query(q: Option<&str>, caller: &Caller) -> Result<JobQuery, ApiError> {
+    let p = Params::parse(
+        q,
+        &allowed(&["page", "items-per-page", "with-metadata", "sort"]),
+    )?;
+    Ok(JobQuery {
+        filter: job_filter(&p, caller)?,
+        sort: p.parsed("sort")?.unwrap_or_default(),
+        page: p.positive("page", 1)?,
+        per_page: p.positive("items-per-page", 25)?.min(MAX_PER_PAGE),
+        with_metadata: p.boolean("with-metadata", false)?,
+    })
 }
 
 /// One job by database id, with its archive status.
@@ -78,7 +83,7 @@ pub(super) async fn get_one(
 }
 
 /// The job `id` names, if the caller may read it; 400 for a bad id, 404 otherwise.
-pub(super) async fn readable_job(
+pub(crate) async fn readable_job(
     app: &AppState,
     caller: &Caller,
     id: &str,

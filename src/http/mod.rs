@@ -1,7 +1,7 @@
 //! HTTP: the cc-backend compatible job API (contract section 4), queries, statistics,
 //! live events, health and metrics. Every `/api/` route takes a [`auth::Caller`].
 
-mod auth;
+pub(crate) mod auth;
 mod edit;
 mod efficiency;
 mod error;
@@ -16,7 +16,12 @@ mod params;
 mod stats;
 mod status;
 
+pub(crate) use edit::apply_tags;
 pub use error::ApiError;
+pub(crate) use filters::allowed;
+pub(crate) use jobs::{list_query, readable_job};
+pub(crate) use stats::stats_query;
+pub(crate) use status::health;
 
 use crate::auth::jwt::Verifier;
 use crate::domain::cluster::Clusters;
@@ -90,10 +95,12 @@ pub fn openapi_document() -> serde_json::Value {
     openapi::finish(api().1)
 }
 
-pub fn router(state: AppState) -> Router {
+/// The API, and `pages` (the web interface) beside it on the same port.
+pub(crate) fn router(state: AppState, pages: Router<AppState>) -> Router {
     let (routes, doc) = api();
     let json = Arc::new(openapi::finish(doc).to_string());
     routes
+        .merge(pages)
         .route(
             "/api/openapi.json",
             get(move || {

@@ -6,10 +6,10 @@ use serde::de::value::MapDeserializer;
 use serde::de::DeserializeOwned;
 use std::str::FromStr;
 
-pub(super) struct Params(Vec<(String, String)>);
+pub(crate) struct Params(Vec<(String, String)>);
 
 impl Params {
-    pub(super) fn parse(
+    pub(crate) fn parse(
         raw: Option<&str>,
         allowed: &[impl AsRef<str>],
     ) -> Result<Params, ApiError> {

@@ -6,7 +6,7 @@ use super::filters::{allowed, job_filter};
 use super::openapi::ErrorBody;
 use super::params::Params;
 use super::{ApiError, AppState};
-use crate::domain::query::GroupBy;
+use crate::domain::query::{GroupBy, JobFilter};
 use crate::store::stats::Stats;
 use axum::extract::{RawQuery, State};
 use axum::Json;
@@ -27,11 +27,19 @@ pub(super) async fn stats(
     caller: Caller,
     RawQuery(q): RawQuery,
 ) -> Result<Json<Stats>, ApiError> {
-    let p = Params::parse(q.as_deref(), &allowed(&["group-by"]))?;
+    let (filter, by) = stats_query(q.as_deref(), &caller)?;
+    let now = chrono::Utc::now().timestamp();
+    Ok(Json(app.store.stats(&filter, by, now).await?))
+}
+
+/// The filter and grouping a statistics query string asks for (the API's and the pages').
+pub(crate) fn stats_query(
+    q: Option<&str>,
+    caller: &Caller,
+) -> Result<(JobFilter, GroupBy), ApiError> {
+    let p = Params::parse(q, &allowed(&["group-by"]))?;
     let by: GroupBy = p
         .parsed("group-by")?
         .ok_or_else(|| ApiError::bad_request("group-by is required"))?;
-    let filter = job_filter(&p, &caller)?;
-    let now = chrono::Utc::now().timestamp();
-    Ok(Json(app.store.stats(&filter, by, now).await?))
+    Ok((job_filter(&p, caller)?, by))
 }

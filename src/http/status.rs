@@ -47,7 +47,7 @@ pub(super) struct Version {
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct Health {
+pub(crate) struct Health {
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -60,7 +60,7 @@ pub(super) struct Health {
 /// is down makes its metrics stale, and the service is still healthy).
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct MetricStoreHealth {
+pub(crate) struct MetricStoreHealth {
     pub consuming: bool,
     /// Metrics with no sample for 5 timesteps.
     pub stale: Vec<StaleMetric>,
@@ -68,7 +68,7 @@ pub(super) struct MetricStoreHealth {
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub(super) struct StaleMetric {
+pub(crate) struct StaleMetric {
     pub cluster: String,
     pub metric: String,
     pub seconds_since_last_sample: i64,
@@ -179,6 +179,12 @@ const HEALTH_DEADLINE: std::time::Duration = std::time::Duration::from_millis(50
         (status = 503, description = "The database or NATS fails", body = Health),
     ))]
 pub(super) async fn healthz(State(app): State<AppState>) -> Response {
+    let (status, body) = health(&app).await;
+    (status, Json(body)).into_response()
+}
+
+/// What `/healthz` answers (and the web interface's health page shows).
+pub(crate) async fn health(app: &AppState) -> (StatusCode, Health) {
     // A health check must answer while the database is down, not wait for the pool's
     // acquire timeout: a load balancer or systemd gives up long before.
     let database = match tokio::time::timeout(HEALTH_DEADLINE, app.store.ping()).await {
@@ -220,7 +226,7 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
             nats,
             metric_store,
         };
-        Json(body).into_response()
+        (StatusCode::OK, body)
     } else {
         let body = Health {
             status: "Service Unavailable".into(),
@@ -229,7 +235,7 @@ pub(super) async fn healthz(State(app): State<AppState>) -> Response {
             nats,
             metric_store,
         };
-        (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+        (StatusCode::SERVICE_UNAVAILABLE, body)
     }
 }
 

@@ -11,6 +11,7 @@ mod archive;
 mod archive_s3;
 mod archive_scopes;
 mod bad_input;
+mod browser;
 mod chaos_database;
 mod chaos_metrics;
 mod chaos_nats;
@@ -33,6 +34,7 @@ mod openapi;
 mod queries;
 mod rules;
 mod store;
+mod web;
 
 /// Run an `async fn(Db)` scenario once on SQLite and once on Postgres.
 #[macro_export]
