@@ -14,7 +14,12 @@
 //!   until every sample is read (queryable) and until every one is stored in chunks with
 //!   the stream position (durable in the database);
 //! - query: a 64-node job, 10 node metrics, 24 h at 60 s: `GET /api/jobs/{id}/metrics`
-//!   at node scope, p50 and p95 of BENCH_QUERIES (50).
+//!   at node scope, p50 and p95 of BENCH_QUERIES (50);
+//! - job view: that job's page (`/jobs/{id}`) in headless Chromium, from the start of the
+//!   navigation until its script has drawn all 10 plots (the page asks for a point every
+//!   2 minutes and draws min/median/max over the 64 nodes): the first view, and p50 and
+//!   p95 of BENCH_VIEWS (20) more. Needs `chromium` and `chromedriver` (`scripts/test`
+//!   installs them); BENCH_VIEWS=0 skips it.
 //!
 //! Knobs: BENCH_RUNS, BENCH_SAMPLES (3,000,000 per ingest run), BENCH_SERIES (760,000),
 //! BENCH_QUERIES, BENCH_ONLY=query (the query figures alone), BENCH_PG_ADMIN ("off"
@@ -23,6 +28,8 @@
 //! (after the compacted queries, print the server's query URL and keep it up that long,
 //! for a profiler or curl).
 
+#[path = "../tests/it/browser.rs"]
+mod browser;
 mod support;
 
 use jobledger::domain::cluster::{Cluster, Clusters};
@@ -497,6 +504,11 @@ async fn query_run(
         .wait_counter("jobledger_metric_series_compacted_total", 640.0)
         .await;
     let compacted = time_queries(&server, &path, queries).await;
+    let views = env_num("BENCH_VIEWS", 20) as usize;
+    if views > 0 {
+        let (first, p50, p95) = view_run(&server.base, id, views).await;
+        println!("job view in headless Chromium ({}): 64 nodes x 10 metrics, 24 h, plots drawn after {first:.0} ms on the first view, p50 {p50:.0} ms / p95 {p95:.0} ms of {views} more", target.name);
+    }
     if let Ok(secs) = std::env::var("BENCH_PAUSE") {
         eprintln!("PAUSE {}{path}", server.base);
         tokio::time::sleep(Duration::from_secs(secs.parse().unwrap())).await;
@@ -505,6 +517,32 @@ async fn query_run(
     let coarse = time_queries(&server, &format!("{path}&resolution=600"), queries).await;
     let archived = archive_run(server, (&db, nats, &name, dir), &hosts, start).await;
     ([fresh, compacted, coarse], archived)
+}
+
+/// Opens the job's page `views + 1` times; milliseconds from navigation until every plot
+/// is drawn: the first view (nothing cached), then p50 and p95 of the rest.
+async fn view_run(base: &str, id: i64, views: usize) -> (f64, f64, f64) {
+    let b = browser::Browser::start().await;
+    let mut ms = Vec::new();
+    for _ in 0..=views {
+        b.goto(&format!("{base}/jobs/{id}")).await;
+        b.until(
+            60,
+            "document.querySelector('#plots').dataset.state === 'drawn'",
+        )
+        .await;
+        assert_eq!(
+            b.eval("document.querySelector('#plots').dataset.drawn")
+                .await,
+            "10"
+        );
+        let t = b.eval("Number(document.body.dataset.plotsMs)").await;
+        ms.push(t.as_f64().unwrap());
+    }
+    b.screenshot("bench-job-view").await;
+    b.close().await;
+    let first = ms.remove(0);
+    (first, percentile(&mut ms, 0.5), percentile(&mut ms, 0.95))
 }
 
 /// More jobs like the first (64 nodes, the whole day), all stopped; then the archiver is

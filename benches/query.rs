@@ -8,7 +8,9 @@
 //! - the jobs that ran on one node during one day (overlap, not just started),
 //! - usage by project over one month (jobs clipped to the month),
 //! - running jobs by their footprint (the least flops first), one page,
-//! - one day's jobs of a cluster by memory bandwidth, one page.
+//! - one day's jobs of a cluster by memory bandwidth, one page;
+//! - the web interface's job list page (`/jobs`): every job newest first, a user's 30
+//!   days, and running jobs by footprint, rendered as the browser gets them.
 //!
 //! Parameters are drawn at random (fixed seed). The database is read into the page cache
 //! first (a server's steady state; Postgres with pg_prewarm), and a warm-up pass with
@@ -111,6 +113,26 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// The web interface's job list page: the API's query plus rendering (footprint bars,
+/// hostlists, the filter form), as a browser asks for it. Each `/api/` kind below that a
+/// page shows is timed once more as its page.
+fn page_of(path: String) -> String {
+    path.replacen("/api/jobs/?", "/jobs?", 1)
+}
+
+fn user_page_web(r: &mut StdRng, t0: i64, t1: i64) -> String {
+    page_of(user_page(r, t0, t1))
+}
+
+fn running_by_footprint_web(r: &mut StdRng, t0: i64, t1: i64) -> String {
+    page_of(running_by_footprint(r, t0, t1))
+}
+
+/// The page an admin opens first: every job, newest first.
+fn all_jobs_web(_: &mut StdRng, _: i64, _: i64) -> String {
+    "/jobs".to_string()
 }
 
 /// The query kinds, each a function of the random source and the data's time span.
@@ -239,7 +261,7 @@ async fn main() {
             .await
             .unwrap_or((now, now - days as i64 * 86_400));
         let mut rng = StdRng::seed_from_u64(7);
-        let queries: [(&str, Query, usize); 5] = [
+        let queries: [(&str, Query, usize); 8] = [
             ("user's jobs, 30 days, one page", user_page, n),
             ("jobs on one node, one day", node_day, n),
             (
@@ -253,6 +275,13 @@ async fn main() {
                 n,
             ),
             ("a day's jobs by footprint, one page", day_by_footprint, n),
+            ("web: job list page, every job", all_jobs_web, n),
+            ("web: job list page, user's 30 days", user_page_web, n),
+            (
+                "web: job list page, running by footprint",
+                running_by_footprint_web,
+                n,
+            ),
         ];
         for (name, q, runs) in queries {
             time_queries(
