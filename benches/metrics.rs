@@ -31,6 +31,10 @@
 #[path = "../tests/it/browser.rs"]
 mod browser;
 mod support;
+/// What `browser.rs` takes from the tests' helpers, from the benchmarks' own.
+mod helpers {
+    pub(crate) use crate::support::{free_port, port_open};
+}
 
 use jobledger::domain::cluster::{Cluster, Clusters};
 use jobledger::domain::metric::{parse_metric, MetricSet};

@@ -61,9 +61,13 @@ pub(crate) fn env_num(key: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+pub(crate) fn port_open(port: u16) -> bool {
+    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+}
+
 pub(crate) fn wait_port(port: u16) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !port_open(port) {
         assert!(Instant::now() < deadline, "port {port} did not open");
         std::thread::sleep(Duration::from_millis(50));
     }

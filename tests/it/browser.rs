@@ -1,8 +1,9 @@
 //! A real headless Chromium driven over WebDriver (Debian's `chromium` and
 //! `chromium-driver`, installed by `scripts/test`), and screenshots of what it saw under
 //! the cargo target directory (`<target>/tmp/screenshots/`) for a person to look at.
-//! Self-contained: `benches/metrics.rs` times the job view with it too.
+//! `benches/metrics.rs` times the job view with it too, giving it the same `helpers`.
 
+use crate::helpers::{free_port, port_open};
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::json;
 use std::path::PathBuf;
@@ -13,15 +14,6 @@ pub(crate) struct Browser {
     pub client: Client,
     driver: Child,
     _profile: tempfile::TempDir,
-}
-
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
-
-fn port_open(port: u16) -> bool {
-    std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 #[allow(dead_code)] // Each user (the tests, the benchmark) needs part of it.
