@@ -136,6 +136,11 @@ impl Archiver {
 
     /// Claim one batch, write it, record the outcome.
     pub async fn try_once(&self) -> Result<Pass, sqlx::Error> {
+        // A job's samples may still be in the part of the metric stream not read again
+        // since a restart (or an outage): archiving it now would leave them out for good.
+        if self.tsdb.as_ref().is_some_and(|t| !t.is_caught_up()) {
+            return Ok(Pass::default());
+        }
         let now = chrono::Utc::now().timestamp();
         let n = self.passes.fetch_add(1, Ordering::Relaxed);
         let token = format!("{}/{}-{n}", self.owner, std::process::id());

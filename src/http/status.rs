@@ -62,6 +62,8 @@ pub(crate) struct Health {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct MetricStoreHealth {
     pub consuming: bool,
+    /// Every message the metric stream held has been read: the archiver waits for this.
+    pub caught_up: bool,
     /// Metrics with no sample for 5 timesteps.
     pub stale: Vec<StaleMetric>,
 }
@@ -202,6 +204,7 @@ pub(crate) async fn health(app: &AppState) -> (StatusCode, Health) {
     };
     let metric_store = MetricStoreHealth {
         consuming: app.tsdb.is_consuming(),
+        caught_up: app.tsdb.is_caught_up(),
         stale: app
             .tsdb
             .stale(chrono::Utc::now().timestamp())

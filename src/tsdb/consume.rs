@@ -143,12 +143,14 @@ impl Tsdb {
                 break;
             };
             self.consuming.store(false, Ordering::Relaxed);
+            self.caught_up.store(false, Ordering::Relaxed);
             tracing::warn!(error = format!("{e:#}"), retry_in = ?backoff.next_wait(), "metric ingest interrupted");
             if !backoff.wait(&shutdown).await {
                 break;
             }
         }
         self.consuming.store(false, Ordering::Relaxed);
+        self.caught_up.store(false, Ordering::Relaxed);
     }
 
     /// Where to read from: after what this process holds, else the stored position.
@@ -181,7 +183,10 @@ impl Tsdb {
         shutdown: &CancellationToken,
     ) -> anyhow::Result<()> {
         let mut stream = stream(js, &self.config, replicas).await?;
-        let first = stream.info().await?.state.first_sequence;
+        let (first, last) = {
+            let state = &stream.info().await?.state;
+            (state.first_sequence, state.last_sequence)
+        };
         let start = self.start_at(store, first).await?;
         let consumer = stream
             .create_consumer(OrderedConfig {
@@ -196,7 +201,9 @@ impl Tsdb {
         tracing::info!(stream = %self.config.stream, from = start, "reading metrics");
         let write_subject = write_subject(&self.config.stream);
         let mut clock = i64::MIN;
-        let mut caught_up = false;
+        // Starting after the last message: no message will say `pending == 0`.
+        let mut caught_up = start > last;
+        self.caught_up.store(caught_up, Ordering::Relaxed);
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut last_commit = tokio::time::Instant::now();
         loop {
@@ -215,6 +222,7 @@ impl Tsdb {
                     self.append_message(&m.payload, cluster, seq, published);
                     clock = clock.max(published);
                     caught_up = pending == 0;
+                    self.caught_up.store(caught_up, Ordering::Relaxed);
                     self.metrics.metric_stream_pending.set(i64::try_from(pending).unwrap_or(i64::MAX));
                 }
                 _ = tick.tick() => {

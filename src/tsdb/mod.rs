@@ -45,6 +45,10 @@ pub struct Tsdb {
     /// `/metrics` output without bound.
     unknown_names: Mutex<HashSet<(String, String)>>,
     consuming: AtomicBool,
+    /// This session has read every message the stream held when it last told us: what
+    /// memory and the database hold of the past is all there will be. Until then a
+    /// restarted process is still replaying samples it once held.
+    caught_up: AtomicBool,
 }
 
 /// What a message holds: samples to keep, and lines skipped by reason.
@@ -67,6 +71,7 @@ impl Tsdb {
             metrics,
             unknown_names: Mutex::new(HashSet::new()),
             consuming: AtomicBool::new(false),
+            caught_up: AtomicBool::new(false),
         }
     }
 
@@ -81,6 +86,12 @@ impl Tsdb {
 
     pub fn is_consuming(&self) -> bool {
         self.consuming.load(Ordering::Relaxed)
+    }
+
+    /// Whether the past is complete here (see the `caught_up` field): the archiver waits
+    /// for it, so a job archived after a restart or an outage misses none of its samples.
+    pub fn is_caught_up(&self) -> bool {
+        self.caught_up.load(Ordering::Relaxed)
     }
 
     /// Decode one message and put its samples in the open windows. `seq` is its stream

@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod admin_cli;
 mod archive;
+mod archive_replay;
 mod archive_s3;
 mod archive_scopes;
 mod bad_input;
