@@ -6,13 +6,6 @@ use super::{ApplyError, Store};
 use crate::domain::rules::NewJob;
 
 impl Store {
-    /// How many job instances the ledger holds.
-    pub async fn job_count(&self) -> Result<i64, sqlx::Error> {
-        sqlx::query_scalar("SELECT COUNT(*) FROM job")
-            .fetch_one(&self.pool)
-            .await
-    }
-
     /// Insert `jobs` as they are (with their node index rows and tags), in one transaction.
     pub async fn insert_jobs(&self, jobs: &[NewJob]) -> Result<usize, ApplyError> {
         let mut tx = self.pool.begin().await?;

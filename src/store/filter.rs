@@ -43,6 +43,11 @@ impl Where {
         self.clauses.push(clause);
     }
 
+    /// No condition at all: every job.
+    pub(super) fn is_empty(&self) -> bool {
+        self.clauses.is_empty()
+    }
+
     /// ` WHERE a AND b`, or nothing.
     pub(super) fn sql(&self) -> String {
         if self.clauses.is_empty() {

@@ -160,6 +160,8 @@ impl Store {
             let mut jobs = self.jobs_by_ids(&ids).await?;
             jobs.sort_by_key(|j| ids.iter().position(|id| *id == j.id));
             (jobs, matches.count)
+        } else if w.is_empty() {
+            (self.page(w, &q.sort, page).await?, self.job_count().await?)
         } else {
             let sql = format!("SELECT COUNT(*) FROM job j{}", w.sql());
             let total = self.count(sql, w.clone()).await?;
@@ -189,6 +191,14 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         self.with_tags(rows.iter().map(job_from_row).collect::<Result<_, _>>()?)
+            .await
+    }
+
+    /// How many job instances the ledger holds, as the triggers of migration 0012 keep
+    /// it: counting ten million rows on every unfiltered page took a quarter of a second.
+    pub async fn job_count(&self) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar("SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM job_total")
+            .fetch_one(&self.pool)
             .await
     }
 

@@ -35,6 +35,7 @@ mod openapi;
 mod queries;
 mod rules;
 mod store;
+mod totals;
 mod web;
 
 /// Run an `async fn(Db)` scenario once on SQLite and once on Postgres.
