@@ -1,7 +1,8 @@
 -- The number of all jobs, for the unfiltered job list: an exact COUNT(*) over ten million
 -- rows took a quarter of a second on every page (measured). Triggers keep it, once per
 -- statement, in one of 16 rows picked by the connection, so writers on other connections
--- rarely wait on one another; a transaction changes one row only, so they never deadlock.
+-- rarely wait on one another. A transaction touches one of these rows only, so they alone
+-- cannot deadlock two writers; a deadlock with other locks (40P01) is retried as contention.
 -- Stopping a job changes no total: only inserts and deletes touch these rows.
 CREATE TABLE job_total (
     slot INTEGER PRIMARY KEY,

@@ -46,7 +46,7 @@ impl Store {
 
     async fn apply_once(&self, inputs: &[Input], hold: bool) -> Result<Applied, ApplyError> {
         let t0 = std::time::Instant::now();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let job_ids = job_ids(inputs, |_| true);
         let start_ids = job_ids_of_starts(inputs);
         let existing = load_instances(&mut tx, &job_ids).await?;
@@ -100,7 +100,7 @@ impl Store {
         expire_before: i64,
         limit: i64,
     ) -> Result<(usize, Vec<Change>), ApplyError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let rows = sqlx::query(&format!("{HELD_SELECT} ORDER BY id LIMIT $1"))
             .bind(limit)
             .fetch_all(&mut *tx)

@@ -82,7 +82,7 @@ impl Store {
         jobs: &[ImportedJob],
         now: i64,
     ) -> Result<(usize, usize), ApplyError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.begin_read_write().await?;
         let mut new = Vec::new();
         for j in jobs {
             let exists: Option<i64> = sqlx::query_scalar(
