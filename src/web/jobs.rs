@@ -91,6 +91,8 @@ struct JobsPage {
     prev: String,
     next: String,
     csv: String,
+    /// Most jobs the CSV holds: a longer list says its CSV is cut there.
+    csv_max: i64,
     /// `/api/events` with the same filters: the page's script listens to it.
     events: String,
 }
@@ -142,6 +144,7 @@ pub(super) async fn list(
         prev: String::new(),
         next: String::new(),
         csv: format!("/jobs.csv?{}", with(&form, "page", "1")),
+        csv_max: CSV_MAX,
         events: String::new(),
         form,
     };
